@@ -1,0 +1,132 @@
+//! Typed access to a JWT payload's claims, with messages that name the claim.
+
+use serde_json::{Map, Value};
+
+/// A JWT payload. Getters return `Err(message)` naming the claim, ready to be
+/// a `bad-token` message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims(Map<String, Value>);
+
+impl Claims {
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    /// Parses a verified payload (the JSON the host's `verify-jws` returns).
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            _ => Err("the token's payload is not a JSON object".into()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// A required, non-empty string claim.
+    pub fn string(&self, name: &str) -> Result<&str, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(format!("the token has no {name} claim")),
+            Some(Value::String(s)) if s.is_empty() => Err(format!("the {name} claim is empty")),
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(format!("the {name} claim is not a string")),
+        }
+    }
+
+    /// An optional string claim: absent is `Ok(None)`, present must be a string.
+    pub fn optional_string(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(format!("the {name} claim is not a string")),
+        }
+    }
+
+    /// A required NumericDate (whole seconds since the epoch).
+    pub fn timestamp(&self, name: &str) -> Result<u64, String> {
+        self.optional_timestamp(name)?
+            .ok_or_else(|| format!("the token has no {name} claim"))
+    }
+
+    /// An optional NumericDate. Fractions are truncated; negatives are rejected.
+    pub fn optional_timestamp(&self, name: &str) -> Result<Option<u64>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                if let Some(v) = n.as_u64() {
+                    Ok(Some(v))
+                } else if let Some(f) = n.as_f64().filter(|f| f.is_finite() && *f >= 0.0) {
+                    Ok(Some(f as u64))
+                } else {
+                    Err(format!("the {name} claim is not a valid timestamp"))
+                }
+            }
+            Some(_) => Err(format!("the {name} claim is not a number")),
+        }
+    }
+
+    /// The `aud` claim as a list: a single string or an array of strings.
+    pub fn audiences(&self) -> Result<Vec<&str>, String> {
+        match self.0.get("aud") {
+            None | Some(Value::Null) => Err("the token has no aud claim".into()),
+            Some(Value::String(s)) => Ok(vec![s.as_str()]),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| "the aud claim holds a non-string".to_string())
+                })
+                .collect(),
+            Some(_) => Err("the aud claim is neither a string nor a list".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Claims {
+        match v {
+            Value::Object(m) => Claims::from_map(m),
+            _ => unreachable!("test input is an object"),
+        }
+    }
+
+    #[test]
+    fn string_claims_name_the_claim() {
+        let c = claims(json!({"a": "x", "e": "", "n": 1}));
+        assert_eq!(c.string("a"), Ok("x"));
+        assert_eq!(c.string("b"), Err("the token has no b claim".into()));
+        assert_eq!(c.string("e"), Err("the e claim is empty".into()));
+        assert_eq!(c.string("n"), Err("the n claim is not a string".into()));
+        assert_eq!(c.optional_string("b"), Ok(None));
+    }
+
+    #[test]
+    fn timestamps_accept_integers_and_fractions_only() {
+        let c = claims(json!({"i": 10, "f": 10.9, "neg": -1, "s": "10"}));
+        assert_eq!(c.timestamp("i"), Ok(10));
+        assert_eq!(c.timestamp("f"), Ok(10));
+        assert!(c.timestamp("neg").is_err());
+        assert!(c.timestamp("s").is_err());
+        assert!(c.timestamp("missing").is_err());
+    }
+
+    #[test]
+    fn audiences_from_string_or_list() {
+        assert_eq!(claims(json!({"aud": "a"})).audiences(), Ok(vec!["a"]));
+        assert_eq!(
+            claims(json!({"aud": ["a", "b"]})).audiences(),
+            Ok(vec!["a", "b"])
+        );
+        assert!(claims(json!({"aud": [1]})).audiences().is_err());
+        assert!(claims(json!({})).audiences().is_err());
+    }
+}

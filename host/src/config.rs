@@ -1,0 +1,284 @@
+//! `trustpub.toml`, `TRUSTPUB_*` environment variables and flags, merged in
+//! that order into one validated [`Settings`].
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Every setting; all but `providers` have defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (default `sqlite://trustpub.db`).
+    pub database: String,
+    /// Bearer token of the operator API; without it `/admin` is disabled.
+    pub admin_token: Option<String>,
+    pub key_lifetime_seconds: u64,
+    /// Handed to evaluators as `clock_skew_seconds` unless a provider sets its own.
+    pub clock_skew_seconds: u64,
+    pub max_token_bytes: usize,
+    pub max_body_bytes: usize,
+    /// Minimum time between two JWKS fetches of one provider on unknown `kid`s.
+    pub jwks_min_refresh_seconds: u64,
+    pub evaluation_timeout_ms: u64,
+    pub evaluator_memory_mib: usize,
+    pub max_concurrent_evaluations: u32,
+    pub log_format: LogFormat,
+    pub providers: Vec<ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub name: String,
+    /// Path of the evaluator component.
+    pub evaluator: PathBuf,
+    pub jwks_url: Option<String>,
+    pub discovery_url: Option<String>,
+    /// Handed to the evaluator as a JSON object.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: "sqlite://trustpub.db".into(),
+            admin_token: None,
+            key_lifetime_seconds: 3600,
+            clock_skew_seconds: 300,
+            max_token_bytes: 16 * 1024,
+            max_body_bytes: 16 * 1024,
+            jwks_min_refresh_seconds: 30,
+            evaluation_timeout_ms: 500,
+            evaluator_memory_mib: 64,
+            max_concurrent_evaluations: 64,
+            log_format: LogFormat::Human,
+            providers: Vec::new(),
+        }
+    }
+}
+
+/// The shortest admin token accepted: it guards every policy.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+impl Settings {
+    /// Reads `file` (if given), then applies `TRUSTPUB_<KEY>` variables from
+    /// `env`, then `overrides` (flags), then validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[(&str, toml::Value)],
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        let scalar_keys: HashSet<&str> = SCALAR_KEYS.iter().copied().collect();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("TRUSTPUB_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if scalar_keys.contains(key.as_str()) {
+                table.insert(key, env_value(&value));
+            }
+        }
+        for (key, value) in overrides {
+            table.insert((*key).to_string(), value.clone());
+        }
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.providers.is_empty() {
+            return invalid("no [[providers]] are configured".into());
+        }
+        let mut names = HashSet::new();
+        for p in &self.providers {
+            if !names.insert(p.name.as_str()) {
+                return invalid(format!("provider '{}' is configured twice", p.name));
+            }
+            if p.jwks_url.is_some() == p.discovery_url.is_some() {
+                return invalid(format!(
+                    "provider '{}' needs exactly one of jwks_url and discovery_url",
+                    p.name
+                ));
+            }
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < MIN_ADMIN_TOKEN_LEN
+        {
+            return invalid(format!(
+                "admin_token must be at least {MIN_ADMIN_TOKEN_LEN} characters"
+            ));
+        }
+        if self.key_lifetime_seconds == 0 || self.max_token_bytes == 0 || self.max_body_bytes == 0 {
+            return invalid(
+                "key_lifetime_seconds, max_token_bytes and max_body_bytes must be positive".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl ProviderSettings {
+    /// The evaluator's configuration as JSON, with the global clock skew
+    /// filled in when the provider does not set its own.
+    pub fn config_json(&self, clock_skew_seconds: u64) -> String {
+        let mut config = self.config.clone();
+        config.entry("clock_skew_seconds").or_insert_with(|| {
+            toml::Value::Integer(clock_skew_seconds.min(i64::MAX as u64) as i64)
+        });
+        serde_json::to_string(&config).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Top-level settings that `TRUSTPUB_<KEY>` may set.
+const SCALAR_KEYS: [&str; 12] = [
+    "listen",
+    "database",
+    "admin_token",
+    "key_lifetime_seconds",
+    "clock_skew_seconds",
+    "max_token_bytes",
+    "max_body_bytes",
+    "jwks_min_refresh_seconds",
+    "evaluation_timeout_ms",
+    "evaluator_memory_mib",
+    "max_concurrent_evaluations",
+    "log_format",
+];
+
+/// Numbers and booleans as such; everything else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[[providers]]
+name = "entra-id"
+evaluator = "target/components/entra-id.wasm"
+jwks_url = "http://127.0.0.1:8081/keys"
+[providers.config]
+audience = "api://AzureADTokenExchange"
+"#;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("trustpub.toml");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn the_documented_minimal_file_works_with_defaults() {
+        let (_dir, path) = write(MINIMAL);
+        let s = Settings::load(Some(&path), [], &[]).expect("valid");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database, "sqlite://trustpub.db");
+        assert_eq!(s.key_lifetime_seconds, 3600);
+        assert_eq!(s.clock_skew_seconds, 300);
+        assert_eq!(s.max_token_bytes, 16384);
+        let config: serde_json::Value =
+            serde_json::from_str(&s.providers[0].config_json(300)).expect("json");
+        assert_eq!(
+            config,
+            serde_json::json!({"audience": "api://AzureADTokenExchange", "clock_skew_seconds": 300})
+        );
+    }
+
+    #[test]
+    fn environment_then_flags_override_the_file() {
+        let (_dir, path) = write(&format!("key_lifetime_seconds = 60\n{MINIMAL}"));
+        let env = [
+            (
+                "TRUSTPUB_KEY_LIFETIME_SECONDS".to_string(),
+                "120".to_string(),
+            ),
+            (
+                "TRUSTPUB_DATABASE".to_string(),
+                "sqlite:///tmp/x.db".to_string(),
+            ),
+            ("TRUSTPUB_LOG".to_string(), "debug".to_string()),
+            ("OTHER".to_string(), "1".to_string()),
+        ];
+        let flags = [("database", toml::Value::String("sqlite://flag.db".into()))];
+        let s = Settings::load(Some(&path), env, &flags).expect("valid");
+        assert_eq!(s.key_lifetime_seconds, 120);
+        assert_eq!(s.database, "sqlite://flag.db");
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_with_a_reason() {
+        for (text, needle) in [
+            ("", "no [[providers]]"),
+            ("bogus = 1\n", "unknown field"),
+            (
+                &format!("admin_token = \"short\"\n{MINIMAL}"),
+                "at least 16",
+            ),
+            (
+                "[[providers]]\nname = \"x\"\nevaluator = \"x.wasm\"\n",
+                "exactly one of jwks_url",
+            ),
+        ] {
+            let (_dir, path) = write(text);
+            let err = Settings::load(Some(&path), [], &[])
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/trustpub.toml")), [], &[])
+            .expect_err("missing");
+        assert!(matches!(err, ConfigError::Read { .. }));
+    }
+}

@@ -1,0 +1,258 @@
+//! One token exchange, top to bottom: route by issuer, evaluate in the
+//! sandbox, then — only for a match — mint, and commit key, token id, pins
+//! and audit record in one transaction.
+//!
+//! The token is validated before anything about the named user is used:
+//! the user's policies are loaded either way (an unknown user simply has
+//! none), and the evaluator validates the token before it looks at them, so
+//! no answer depends on whether the user exists.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
+use trustpub_guest::{Evaluation, Policy, Request, UnverifiedJwt};
+
+use crate::keys::{ApiKey, KeyError};
+use crate::registry::EvaluatorRegistry;
+use crate::store::{
+    AuditEvent, AuditOutcome, ExchangeCommit, NewApiKey, Store, StoreError, StoredPolicy,
+};
+
+/// The one answer for a valid token that no policy trusts, whatever almost
+/// matched and whether or not the user exists.
+pub const UNAUTHORIZED_MESSAGE: &str =
+    "no trusted publishing policy of this user trusts this token";
+pub const REPLAY_MESSAGE: &str =
+    "this token has already been used; request a new one for each exchange";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// Shown to the client: it says what is wrong with the token.
+    #[error("{0}")]
+    BadToken(String),
+    #[error("{UNAUTHORIZED_MESSAGE}")]
+    Unauthorized,
+    #[error("{REPLAY_MESSAGE}")]
+    Replay,
+    /// The provider's evaluator misbehaved (trap, timeout, invalid result).
+    #[error("the evaluator for this token's identity provider failed; try again later")]
+    EvaluatorFailed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ExchangeError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub struct ExchangeRequest {
+    pub token: String,
+    pub username: String,
+    pub client_addr: Option<String>,
+}
+
+/// The minted key and what the client is told about it.
+#[derive(Debug)]
+pub struct Minted {
+    pub key: ApiKey,
+    pub expires_at: u64,
+    pub policy_id: u64,
+    pub provider: String,
+}
+
+pub struct TokenExchange {
+    registry: Arc<EvaluatorRegistry>,
+    store: Arc<dyn Store>,
+    key_lifetime_seconds: u64,
+    /// Bounds concurrent sandboxes to the pooling allocator's slots.
+    slots: Arc<Semaphore>,
+}
+
+impl TokenExchange {
+    pub fn new(
+        registry: Arc<EvaluatorRegistry>,
+        store: Arc<dyn Store>,
+        key_lifetime_seconds: u64,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(
+            registry.runtime().limits().max_concurrent as usize,
+        ));
+        Self {
+            registry,
+            store,
+            key_lifetime_seconds,
+            slots,
+        }
+    }
+
+    pub async fn exchange(&self, request: ExchangeRequest) -> Result<Minted, ExchangeError> {
+        let now = unix_now();
+        let mut audit = AuditEvent {
+            at: now,
+            provider: None,
+            username: request.username.clone(),
+            outcome: AuditOutcome::BadToken,
+            detail: None,
+            policy_id: None,
+            evaluator_digest: None,
+            subject: None,
+            client_addr: request.client_addr.clone(),
+        };
+        let result = self.run(request, now, &mut audit).await;
+        if let Err(e) = &result {
+            audit.outcome = match e {
+                ExchangeError::BadToken(_) => AuditOutcome::BadToken,
+                ExchangeError::Unauthorized => AuditOutcome::Unauthorized,
+                ExchangeError::Replay => AuditOutcome::Replay,
+                ExchangeError::EvaluatorFailed | ExchangeError::Internal(_) => {
+                    AuditOutcome::EvaluatorError
+                }
+            };
+            audit.detail.get_or_insert_with(|| e.to_string());
+            let store = self.store.clone();
+            let recorded = blocking(move || store.record_audit(&audit)).await;
+            if let Err(e) = recorded
+                .map(|r| r.map_err(ExchangeError::from))
+                .and_then(|r| r)
+            {
+                tracing::error!(error = %e, "cannot record the audit event of a failed exchange");
+            }
+        }
+        result
+    }
+
+    async fn run(
+        &self,
+        request: ExchangeRequest,
+        now: u64,
+        audit: &mut AuditEvent,
+    ) -> Result<Minted, ExchangeError> {
+        // Unverified, and used only to route: the evaluator decides validity.
+        let unverified = UnverifiedJwt::parse(&request.token).map_err(ExchangeError::BadToken)?;
+        let issuer = unverified
+            .claims
+            .string("iss")
+            .map_err(ExchangeError::BadToken)?;
+        let provider = self.registry.route(issuer).ok_or_else(|| {
+            ExchangeError::BadToken(format!(
+                "the token's issuer '{issuer}' is not trusted by this registry"
+            ))
+        })?;
+        audit.provider = Some(provider.name.clone());
+        if let Some(kid) = unverified.header.get("kid").and_then(|v| v.as_str()) {
+            provider.jwks.ensure_kid(kid).await;
+        }
+
+        let store = self.store.clone();
+        let (username, provider_name) = (request.username.clone(), provider.name.clone());
+        let policies = blocking(move || store.policies_for(&username, &provider_name)).await??;
+
+        let active = provider.evaluator();
+        audit.evaluator_digest = Some(active.evaluator.digest().to_string());
+        let sandbox_request = Request {
+            token: request.token,
+            policies: policies.iter().map(to_guest_policy).collect(),
+            config: provider.config_json.clone(),
+            now,
+        };
+        let keys = provider.jwks.snapshot();
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?;
+        let evaluator = active.clone();
+        let evaluation = blocking(move || {
+            let _permit = permit;
+            evaluator.evaluator.evaluate(&sandbox_request, keys)
+        })
+        .await?
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %e, "evaluator failed");
+            audit.detail = Some(e.to_string());
+            ExchangeError::EvaluatorFailed
+        })?;
+
+        let matched = match evaluation {
+            Evaluation::BadToken(message) => return Err(ExchangeError::BadToken(message)),
+            Evaluation::Unauthorized => return Err(ExchangeError::Unauthorized),
+            Evaluation::Matched(matched) => matched,
+        };
+        audit.policy_id = Some(matched.policy_id);
+        audit.subject = Some(matched.subject.clone());
+        let policy = policies
+            .iter()
+            .find(|p| p.id == matched.policy_id)
+            .ok_or_else(|| ExchangeError::Internal("matched a policy that was not given".into()))?;
+
+        let key =
+            ApiKey::generate().map_err(|e: KeyError| ExchangeError::Internal(e.to_string()))?;
+        let expires_at = now.saturating_add(self.key_lifetime_seconds);
+        let commit = ExchangeCommit {
+            issuer: matched.issuer,
+            token_id: matched.token_id,
+            token_expires_at: matched.expires_at,
+            policy_id: policy.id,
+            pins: matched.pins,
+            key: NewApiKey {
+                hash: key.hash(),
+                username: policy.username.clone(),
+                owner: policy.owner.clone(),
+                scopes: policy.scopes.clone(),
+                policy_id: policy.id,
+                provider: provider.name.clone(),
+                evaluator_digest: active.evaluator.digest().to_string(),
+                created_at: now,
+                expires_at,
+            },
+            audit: AuditEvent {
+                outcome: AuditOutcome::Minted,
+                ..audit.clone()
+            },
+        };
+        let store = self.store.clone();
+        match blocking(move || store.commit_exchange(&commit)).await? {
+            Ok(()) => Ok(Minted {
+                key,
+                expires_at,
+                policy_id: policy.id,
+                provider: provider.name.clone(),
+            }),
+            Err(StoreError::Replay) => Err(ExchangeError::Replay),
+            // Another exchange pinned other ids, or the policy was deleted,
+            // while this one was evaluated: it no longer trusts this token.
+            Err(StoreError::PinConflict | StoreError::NotFound(_)) => {
+                Err(ExchangeError::Unauthorized)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn to_guest_policy(p: &StoredPolicy) -> Policy {
+    Policy {
+        id: p.id,
+        criteria: p.criteria.clone(),
+        pins: p.pins.clone(),
+    }
+}
+
+/// Runs blocking work (SQLite, the sandbox) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ExchangeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ExchangeError::Internal(format!("a blocking task failed: {e}")))
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

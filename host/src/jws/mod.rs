@@ -1,0 +1,228 @@
+//! Signature verification for the evaluators' `verify-jws` import.
+//!
+//! The token's header only *selects* a key (`kid`) and names the algorithm;
+//! the key itself always comes from the operator-configured key set, and the
+//! algorithm must fit that key. Keys or key URLs carried by the token are
+//! refused outright rather than ignored, so a token relying on them fails loudly.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_simple::prelude::*;
+
+use crate::jwks::{EcCurve, KeyMaterial, KeySet, VerifyingKey};
+
+/// The largest token accepted anywhere, unless configured otherwise.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Header parameters that carry or point to keys; a token naming any of
+/// them is refused, never followed.
+const KEY_CARRYING_HEADERS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
+
+/// Why a signature is not accepted. The message goes back to the evaluator
+/// and, through its `bad-token`, to the client: it never holds key material.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("the token is longer than {0} bytes")]
+    TooLong(usize),
+    #[error("the token is not a compact JWS")]
+    Malformed,
+    #[error("the token header is not a JSON object")]
+    BadHeader,
+    #[error("the token is unsigned (alg none)")]
+    AlgNone,
+    #[error("HMAC algorithm {0} is not accepted: the issuer's keys are public")]
+    Hmac(String),
+    #[error("algorithm {0} is not supported")]
+    UnsupportedAlg(String),
+    #[error(
+        "the token header carries '{0}': keys are taken only from the issuer's configured key set"
+    )]
+    EmbeddedKey(&'static str),
+    #[error("the token header has critical extensions, which are not supported")]
+    Critical,
+    #[error("the token header has no kid")]
+    MissingKid,
+    #[error("no key with kid '{0}' is in the issuer's key set")]
+    UnknownKid(String),
+    #[error("no keys are configured for issuer '{0}'")]
+    UnknownIssuer(String),
+    #[error("the key with kid '{kid}' cannot verify {alg}")]
+    AlgKeyMismatch { kid: String, alg: String },
+    #[error("the signature does not verify with the key '{0}'")]
+    BadSignature(String),
+}
+
+/// Where verifying keys come from: a static set (the `eval` CLI) or the
+/// server's JWKS cache, which may refresh on an unknown `kid`.
+pub trait KeyResolver: Send + Sync {
+    fn resolve(&self, issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError>;
+}
+
+impl KeyResolver for KeySet {
+    fn resolve(&self, _issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
+        self.get(kid)
+            .ok_or_else(|| VerifyError::UnknownKid(kid.to_string()))
+    }
+}
+
+/// A resolver with no keys at all: every verification fails. Used when an
+/// evaluator is exercised without a JWKS (e.g. `eval` with no `--jwks`).
+#[derive(Debug, Default)]
+pub struct NoKeys;
+
+impl KeyResolver for NoKeys {
+    fn resolve(&self, issuer: &str, _kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
+        Err(VerifyError::UnknownIssuer(issuer.to_string()))
+    }
+}
+
+/// The `verify-jws` import's implementation: a key source and a size limit.
+pub struct KeyVerifier {
+    keys: Arc<dyn KeyResolver>,
+    max_len: usize,
+}
+
+impl KeyVerifier {
+    pub fn new(keys: Arc<dyn KeyResolver>, max_len: usize) -> Self {
+        Self { keys, max_len }
+    }
+}
+
+impl trustpub_guest::SignatureVerifier for KeyVerifier {
+    fn verify_jws(&self, token: &str, issuer: &str) -> Result<String, String> {
+        verify_jws(token, issuer, self.keys.as_ref(), self.max_len).map_err(|e| e.to_string())
+    }
+}
+
+/// Verifies `token` for `issuer` and returns its payload as JSON text.
+///
+/// Only the signature is checked here; claims (issuer, audience, lifetime)
+/// are the evaluator's to judge, with its own messages.
+pub fn verify_jws(
+    token: &str,
+    issuer: &str,
+    keys: &dyn KeyResolver,
+    max_len: usize,
+) -> Result<String, VerifyError> {
+    if token.len() > max_len {
+        return Err(VerifyError::TooLong(max_len));
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let header: serde_json::Map<String, serde_json::Value> = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(VerifyError::BadHeader)?;
+    let alg = header
+        .get("alg")
+        .and_then(|v| v.as_str())
+        .ok_or(VerifyError::BadHeader)?;
+    check_alg(alg)?;
+    if let Some(name) = KEY_CARRYING_HEADERS
+        .into_iter()
+        .find(|h| header.contains_key(*h))
+    {
+        return Err(VerifyError::EmbeddedKey(name));
+    }
+    if header.contains_key("crit") {
+        return Err(VerifyError::Critical);
+    }
+    let kid = header
+        .get("kid")
+        .and_then(|v| v.as_str())
+        .ok_or(VerifyError::MissingKid)?;
+    let key = keys.resolve(issuer, kid)?;
+    if key.alg.as_deref().is_some_and(|a| a != alg) {
+        return Err(VerifyError::AlgKeyMismatch {
+            kid: kid.into(),
+            alg: alg.into(),
+        });
+    }
+    verify_signature(token, alg, &key)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| VerifyError::Malformed)?;
+    String::from_utf8(payload).map_err(|_| VerifyError::Malformed)
+}
+
+fn check_alg(alg: &str) -> Result<(), VerifyError> {
+    match alg {
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" => Ok(()),
+        a if a.eq_ignore_ascii_case("none") => Err(VerifyError::AlgNone),
+        a if a.starts_with("HS") => Err(VerifyError::Hmac(a.to_string())),
+        a => Err(VerifyError::UnsupportedAlg(a.to_string())),
+    }
+}
+
+/// Options that make jwt-simple check the signature and nothing else: the
+/// clock is pinned to zero with no tolerance (so `exp` always passes) and
+/// future `iat`/`nbf` are accepted. The evaluator judges lifetime itself.
+fn signature_only() -> VerificationOptions {
+    VerificationOptions {
+        accept_future: true,
+        time_tolerance: Some(Duration::from_secs(0)),
+        artificial_time: Some(UnixTimeStamp::from_secs(0)),
+        max_token_length: None,
+        ..Default::default()
+    }
+}
+
+fn verify_signature(token: &str, alg: &str, key: &VerifyingKey) -> Result<(), VerifyError> {
+    let mismatch = || VerifyError::AlgKeyMismatch {
+        kid: key.kid.clone(),
+        alg: alg.to_string(),
+    };
+    let options = Some(signature_only());
+    let result = match (&key.material, alg) {
+        (KeyMaterial::Rsa { n, e }, _) => {
+            macro_rules! rsa {
+                ($ty:ty) => {
+                    <$ty>::from_components(n, e)
+                        .map_err(|_| mismatch())?
+                        .verify_token::<serde_json::Value>(token, options)
+                };
+            }
+            match alg {
+                "RS256" => rsa!(RS256PublicKey),
+                "RS384" => rsa!(RS384PublicKey),
+                "RS512" => rsa!(RS512PublicKey),
+                "PS256" => rsa!(PS256PublicKey),
+                "PS384" => rsa!(PS384PublicKey),
+                "PS512" => rsa!(PS512PublicKey),
+                _ => return Err(mismatch()),
+            }
+        }
+        (
+            KeyMaterial::Ec {
+                curve: EcCurve::P256,
+                sec1,
+            },
+            "ES256",
+        ) => ES256PublicKey::from_bytes(sec1)
+            .map_err(|_| mismatch())?
+            .verify_token::<serde_json::Value>(token, options),
+        (
+            KeyMaterial::Ec {
+                curve: EcCurve::P384,
+                sec1,
+            },
+            "ES384",
+        ) => ES384PublicKey::from_bytes(sec1)
+            .map_err(|_| mismatch())?
+            .verify_token::<serde_json::Value>(token, options),
+        _ => return Err(mismatch()),
+    };
+    result
+        .map(drop)
+        .map_err(|_| VerifyError::BadSignature(key.kid.clone()))
+}
+
+#[cfg(test)]
+mod tests;

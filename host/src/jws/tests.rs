@@ -1,0 +1,243 @@
+//! One test per reason a signature is refused.
+
+use jwt_simple::prelude::{HS256Key, KeyMetadata, MACLike};
+use serde_json::json;
+
+use super::*;
+use crate::idp::{SigningAlg, SigningKey, TestIdp};
+use crate::jwt_segment as seg;
+
+fn idp() -> TestIdp {
+    TestIdp::new(vec![
+        SigningKey::generate(SigningAlg::Rs256, "rsa-1").expect("rsa key"),
+        SigningKey::generate(SigningAlg::Es256, "ec-1").expect("ec key"),
+    ])
+}
+
+fn keys(idp: &TestIdp) -> KeySet {
+    KeySet::from_json(&idp.jwks().to_string()).expect("jwks")
+}
+
+fn claims() -> serde_json::Value {
+    json!({"iss": "https://issuer.example", "exp": 1, "sub": "s"})
+}
+
+const ISS: &str = "https://issuer.example";
+const MAX: usize = DEFAULT_MAX_TOKEN_BYTES;
+
+#[test]
+fn rs256_verifies_and_returns_the_payload() {
+    let idp = idp();
+    let token = idp.keys()[0].sign(&claims()).expect("sign");
+    let payload = verify_jws(&token, ISS, &keys(&idp), MAX).expect("valid signature");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&payload).expect("json"),
+        claims()
+    );
+}
+
+#[test]
+fn es256_verifies() {
+    let idp = idp();
+    let token = idp.keys()[1].sign(&claims()).expect("sign");
+    assert!(verify_jws(&token, ISS, &keys(&idp), MAX).is_ok());
+}
+
+#[test]
+fn lifetime_is_not_judged_here() {
+    let idp = idp();
+    let token = idp.keys()[0]
+        .sign(&json!({"exp": 1, "nbf": 9_999_999_999u64, "iat": 9_999_999_999u64}))
+        .expect("sign");
+    assert!(
+        verify_jws(&token, ISS, &keys(&idp), MAX).is_ok(),
+        "the evaluator judges lifetime"
+    );
+}
+
+#[test]
+fn tampered_payload_is_refused() {
+    let idp = idp();
+    let token = idp.keys()[0].sign(&claims()).expect("sign");
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        seg(&json!({"iss": ISS, "sub": "admin"})),
+        parts[2]
+    );
+    assert_eq!(
+        verify_jws(&forged, ISS, &keys(&idp), MAX),
+        Err(VerifyError::BadSignature("rsa-1".into()))
+    );
+}
+
+#[test]
+fn signature_by_another_key_with_same_kid_is_refused() {
+    let idp = idp();
+    let impostor = SigningKey::generate(SigningAlg::Rs256, "rsa-1").expect("rsa key");
+    let token = impostor.sign(&claims()).expect("sign");
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::BadSignature("rsa-1".into()))
+    );
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let token = format!(
+        "{}.{}.c2ln",
+        seg(&json!({"alg": "none", "kid": "rsa-1"})),
+        seg(&claims())
+    );
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp()), MAX),
+        Err(VerifyError::AlgNone)
+    );
+}
+
+#[test]
+fn hmac_with_the_public_key_as_secret_is_refused() {
+    let idp = idp();
+    let jwk = idp.keys()[0].public_jwk();
+    let secret = jwk["n"].as_str().expect("n").as_bytes().to_vec();
+    let key = HS256Key::from_bytes(&secret).with_key_id("rsa-1");
+    let token = key
+        .authenticate(jwt_simple::prelude::JWTClaims {
+            issued_at: None,
+            expires_at: None,
+            invalid_before: None,
+            issuer: None,
+            subject: None,
+            audiences: None,
+            jwt_id: None,
+            nonce: None,
+            custom: claims(),
+        })
+        .expect("hmac");
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::Hmac("HS256".into()))
+    );
+}
+
+#[test]
+fn unsupported_algorithm_is_refused() {
+    let token = format!(
+        "{}.{}.c2ln",
+        seg(&json!({"alg": "EdDSA", "kid": "rsa-1"})),
+        seg(&claims())
+    );
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp()), MAX),
+        Err(VerifyError::UnsupportedAlg("EdDSA".into()))
+    );
+}
+
+#[test]
+fn keys_carried_by_the_token_are_refused() {
+    let idp = idp();
+    let cases = [
+        (
+            "jku",
+            KeyMetadata::default().with_key_set_url("http://127.0.0.1:9/jwks"),
+        ),
+        (
+            "x5u",
+            KeyMetadata::default().with_certificate_url("http://127.0.0.1:9/cert"),
+        ),
+    ];
+    for (header, metadata) in cases {
+        let token = idp.keys()[0]
+            .sign_with_metadata(&claims(), metadata)
+            .expect("sign");
+        assert_eq!(
+            verify_jws(&token, ISS, &keys(&idp), MAX),
+            Err(VerifyError::EmbeddedKey(header)),
+            "{header}"
+        );
+    }
+    let jwk_header = json!({"alg": "RS256", "kid": "rsa-1", "jwk": idp.keys()[0].public_jwk()});
+    let token = format!("{}.{}.c2ln", seg(&jwk_header), seg(&claims()));
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::EmbeddedKey("jwk"))
+    );
+}
+
+#[test]
+fn critical_extensions_are_refused() {
+    let token = format!(
+        "{}.{}.c2ln",
+        seg(&json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp"]})),
+        seg(&claims())
+    );
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp()), MAX),
+        Err(VerifyError::Critical)
+    );
+}
+
+#[test]
+fn missing_and_unknown_kid_are_refused() {
+    let idp = idp();
+    let token = format!("{}.{}.c2ln", seg(&json!({"alg": "RS256"})), seg(&claims()));
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::MissingKid)
+    );
+    let other = SigningKey::generate(SigningAlg::Es256, "elsewhere").expect("ec key");
+    let token = other.sign(&claims()).expect("sign");
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::UnknownKid("elsewhere".into()))
+    );
+}
+
+#[test]
+fn algorithm_must_fit_the_key() {
+    let idp = idp();
+    // An ES256 header naming the RSA key.
+    let token = format!(
+        "{}.{}.c2ln",
+        seg(&json!({"alg": "ES256", "kid": "rsa-1"})),
+        seg(&claims())
+    );
+    assert!(matches!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::AlgKeyMismatch { .. })
+    ));
+}
+
+#[test]
+fn oversize_and_malformed_tokens_are_refused() {
+    let idp = idp();
+    let token = idp.keys()[0]
+        .sign(&json!({"pad": "x".repeat(MAX)}))
+        .expect("sign");
+    assert_eq!(
+        verify_jws(&token, ISS, &keys(&idp), MAX),
+        Err(VerifyError::TooLong(MAX))
+    );
+    assert_eq!(
+        verify_jws("a.b", ISS, &keys(&idp), MAX),
+        Err(VerifyError::Malformed)
+    );
+    assert_eq!(
+        verify_jws("a.b.c.d", ISS, &keys(&idp), MAX),
+        Err(VerifyError::Malformed)
+    );
+    assert_eq!(
+        verify_jws("!!.b.c", ISS, &keys(&idp), MAX),
+        Err(VerifyError::BadHeader)
+    );
+}
+
+#[test]
+fn no_keys_means_no_verification() {
+    let token = idp().keys()[0].sign(&claims()).expect("sign");
+    assert_eq!(
+        verify_jws(&token, ISS, &NoKeys, MAX),
+        Err(VerifyError::UnknownIssuer(ISS.into()))
+    );
+}

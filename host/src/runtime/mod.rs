@@ -1,0 +1,108 @@
+//! The wasmtime embedding: one engine for all evaluators, and a fresh,
+//! sandboxed instance for every call.
+//!
+//! Sandbox: no WASI and no import but `crypto` (a component asking for
+//! anything else fails to link), a linear-memory cap, one instance and a few
+//! tables per store, and an epoch deadline so a looping guest is interrupted.
+
+mod bindings;
+mod error;
+mod evaluator;
+mod limits;
+mod sandbox;
+
+use std::sync::Arc;
+use std::thread;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use error::{EvalError, LoadError};
+pub use evaluator::LoadedEvaluator;
+pub use limits::{EPOCH_TICK, SandboxLimits};
+use sandbox::SandboxState;
+pub use sandbox::SharedVerifier;
+
+/// Compiles evaluator components and runs them under [`SandboxLimits`].
+///
+/// Cheap to clone; an epoch ticker thread runs while any clone is alive.
+#[derive(Clone)]
+pub struct EvaluatorRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    limits: SandboxLimits,
+}
+
+impl std::fmt::Debug for EvaluatorRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvaluatorRuntime")
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl EvaluatorRuntime {
+    pub fn new(limits: SandboxLimits) -> Result<Self, LoadError> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.max_concurrent)
+            .total_core_instances(limits.max_concurrent * 4)
+            .total_memories(limits.max_concurrent * 2)
+            .total_tables(limits.max_concurrent * 4)
+            .max_memory_size(limits.memory_bytes);
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .wasm_component_model(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        bindings::Evaluator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        // Without the ticker no deadline would ever fire: refuse to run then.
+        spawn_epoch_ticker(&engine).map_err(|e| LoadError::Engine(format!("epoch ticker: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits,
+            }),
+        })
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.inner.limits
+    }
+
+    /// Compiles and checks a component: it must link against the host's
+    /// imports alone, export the evaluator world, and describe itself.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedEvaluator, LoadError> {
+        LoadedEvaluator::load(self.clone(), bytes)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<SandboxState> {
+        &self.inner.linker
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is gone.
+fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("trustpub-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+}

@@ -1,0 +1,285 @@
+//! The operator API (`/admin`, bearer admin token) and `/healthz`.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use warp::Reply;
+use warp::http::{HeaderMap, StatusCode};
+use warp::reply::Response;
+
+use super::AppState;
+use super::error::{ApiError, respond};
+use super::token::bearer;
+use crate::exchange::unix_now;
+use crate::store::{NewPolicy, Scope, StoredPolicy, User};
+
+/// Compares secrets by their digests, so the time taken does not reveal how
+/// much of a guess was right.
+pub fn same_secret(expected: &str, presented: &str) -> bool {
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(presented.as_bytes())
+}
+
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError::unauthorized(
+            "the operator API is disabled: no admin_token is configured",
+        ));
+    };
+    match bearer(headers) {
+        Some(presented) if same_secret(expected, presented) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("invalid admin token")),
+        None => Err(ApiError::unauthorized(
+            "missing credentials: send 'Authorization: Bearer <admin token>'",
+        )),
+    }
+}
+
+/// Runs a blocking store call off the async threads.
+async fn store_call<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(ApiError::internal)??)
+}
+
+fn json_reply(status: StatusCode, body: &Value) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+fn rfc3339(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+}
+
+/// The operator's view of a policy: criteria as JSON, pins as an object.
+pub fn policy_json(p: &StoredPolicy) -> Value {
+    json!({
+        "id": p.id,
+        "username": p.username,
+        "provider": p.provider,
+        "owner": p.owner,
+        "criteria": serde_json::from_str::<Value>(&p.criteria).unwrap_or(Value::String(p.criteria.clone())),
+        "scopes": p.scopes,
+        "pins": p.pins.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
+        "created_at": rfc3339(p.created_at),
+        "renewed_at": rfc3339(p.renewed_at),
+        "last_used_at": p.last_used_at.map(rfc3339),
+    })
+}
+
+fn user_json(u: &User) -> Value {
+    json!({"username": u.username, "created_at": rfc3339(u.created_at)})
+}
+
+/// One variant per admin route.
+pub enum AdminCall {
+    CreateUser(bytes::Bytes),
+    ListUsers,
+    CreatePolicy(bytes::Bytes),
+    ListPolicies(Option<String>),
+    GetPolicy(u64),
+    DeletePolicy(u64),
+    RenewPolicy(u64),
+    ListEvaluators,
+    Audit {
+        username: Option<String>,
+        limit: u32,
+    },
+}
+
+/// Runs an admin call; the route has already checked the admin token.
+pub async fn handle(
+    state: Arc<AppState>,
+    call: AdminCall,
+) -> Result<Response, std::convert::Infallible> {
+    Ok(respond(dispatch(&state, call).await))
+}
+
+async fn dispatch(state: &AppState, call: AdminCall) -> Result<Response, ApiError> {
+    match call {
+        AdminCall::CreateUser(body) => {
+            let body = parse_json(&body)?;
+            let username = body
+                .get("username")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::bad_request("expected {\"username\": \"...\"}"))?
+                .to_string();
+            validate_name("username", &username)?;
+            let user = store_call(state, move |s| s.create_user(&username, unix_now())).await?;
+            tracing::info!(username = %user.username, "user created");
+            Ok(json_reply(StatusCode::CREATED, &user_json(&user)))
+        }
+        AdminCall::ListUsers => {
+            let users = store_call(state, |s| s.list_users()).await?;
+            Ok(json_reply(
+                StatusCode::OK,
+                &json!(users.iter().map(user_json).collect::<Vec<_>>()),
+            ))
+        }
+        AdminCall::CreatePolicy(body) => create_policy(state, parse_json(&body)?).await,
+        AdminCall::ListPolicies(username) => {
+            let policies = store_call(state, move |s| s.list_policies(username.as_deref())).await?;
+            Ok(json_reply(
+                StatusCode::OK,
+                &json!(policies.iter().map(policy_json).collect::<Vec<_>>()),
+            ))
+        }
+        AdminCall::GetPolicy(id) => {
+            let policy = store_call(state, move |s| s.get_policy(id))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("policy {id} not found")))?;
+            Ok(json_reply(StatusCode::OK, &policy_json(&policy)))
+        }
+        AdminCall::DeletePolicy(id) => {
+            let revoked = store_call(state, move |s| s.delete_policy(id, unix_now())).await?;
+            tracing::info!(policy_id = id, keys_revoked = revoked, "policy deleted");
+            Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+        }
+        AdminCall::RenewPolicy(id) => {
+            let policy = store_call(state, move |s| s.renew_policy(id, unix_now())).await?;
+            Ok(json_reply(StatusCode::OK, &policy_json(&policy)))
+        }
+        AdminCall::ListEvaluators => {
+            let list: Vec<Value> = state
+                .registry
+                .providers()
+                .iter()
+                .map(|p| {
+                    let active = p.evaluator();
+                    let info = active.evaluator.info();
+                    json!({
+                        "provider": p.name,
+                        "name": info.name,
+                        "version": info.version,
+                        "digest": format!("sha256:{}", active.evaluator.digest()),
+                        "issuers": info.issuers,
+                        "active_since": humantime::format_rfc3339_seconds(active.active_since).to_string(),
+                        "jwks_fetches": p.jwks.fetch_count(),
+                    })
+                })
+                .collect();
+            Ok(json_reply(StatusCode::OK, &json!(list)))
+        }
+        AdminCall::Audit { username, limit } => {
+            let events = store_call(state, move |s| {
+                s.list_audit(username.as_deref(), limit.min(1000))
+            })
+            .await?;
+            let list: Vec<Value> = events
+                .iter()
+                .map(|e| {
+                    let mut v = json!(e);
+                    v["at"] = json!(rfc3339(e.at));
+                    v
+                })
+                .collect();
+            Ok(json_reply(StatusCode::OK, &json!(list)))
+        }
+    }
+}
+
+/// Parsed after authentication, so a stranger learns nothing from a 400.
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    username: String,
+    provider: String,
+    owner: String,
+    criteria: Value,
+    #[serde(default)]
+    scopes: Vec<Scope>,
+}
+
+async fn create_policy(state: &AppState, body: Value) -> Result<Response, ApiError> {
+    let body: PolicyBody = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"username\", \"provider\", \"owner\", \"criteria\": {{...}}, \"scopes\"?: [{{\"packages\", \"actions\"}}]}}: {e}"
+        ))
+    })?;
+    validate_name("owner", &body.owner)?;
+    for scope in &body.scopes {
+        if scope.packages.is_empty()
+            || scope.actions.is_empty()
+            || scope.actions.iter().any(String::is_empty)
+        {
+            return Err(ApiError::bad_request(
+                "each scope needs a non-empty packages glob and at least one action",
+            ));
+        }
+    }
+    let provider = state
+        .registry
+        .get(&body.provider)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown provider '{}'", body.provider)))?;
+    let active = provider.evaluator();
+    let raw = body.criteria.to_string();
+    let verdict = tokio::task::spawn_blocking(move || active.evaluator.check_criteria(&raw))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the {} evaluator failed: {e}", provider.name),
+            )
+        })?;
+    let criteria =
+        verdict.map_err(|message| ApiError::bad_request(format!("invalid criteria: {message}")))?;
+    let new = NewPolicy {
+        username: body.username,
+        provider: body.provider,
+        owner: body.owner,
+        criteria,
+        scopes: body.scopes,
+    };
+    let policy = store_call(state, move |s| s.create_policy(&new, unix_now())).await?;
+    tracing::info!(policy_id = policy.id, username = %policy.username, provider = %policy.provider, "policy created");
+    Ok(json_reply(StatusCode::CREATED, &policy_json(&policy)))
+}
+
+fn validate_name(what: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} must be 1-64 letters, digits, '.', '_' or '-'"
+        )))
+    }
+}
+
+/// `GET /healthz`: the store answers and every provider has an evaluator.
+pub async fn healthz(state: Arc<AppState>) -> Result<Response, std::convert::Infallible> {
+    let store = state.store.clone();
+    let store_ok = tokio::task::spawn_blocking(move || store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let providers: Vec<Value> = state
+        .registry
+        .providers()
+        .iter()
+        .map(|p| json!({"name": p.name, "digest": p.evaluator().evaluator.digest(), "keys": p.jwks.snapshot().len()}))
+        .collect();
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(json_reply(
+        status,
+        &json!({"status": if store_ok { "ok" } else { "unavailable" }, "storage": store_ok, "providers": providers}),
+    ))
+}

@@ -1,0 +1,33 @@
+//! The HTTP API (warp): the token exchange for CI jobs, key introspection
+//! and revocation for the registry, and the operator API.
+//!
+//! - [`routes`]: which path goes where;
+//! - [`token`]: `/api/v2/token` (exchange, introspect, revoke);
+//! - [`admin`]: `/admin/*` and `/healthz`;
+//! - [`error`]: the JSON error shape.
+
+mod admin;
+mod error;
+mod routes;
+mod running;
+mod token;
+
+use std::sync::Arc;
+
+pub use error::ApiError;
+pub use routes::routes;
+pub use running::{RunningServer, StartupError, start};
+
+use crate::exchange::TokenExchange;
+use crate::registry::EvaluatorRegistry;
+use crate::store::Store;
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub exchange: TokenExchange,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<EvaluatorRegistry>,
+    pub admin_token: Option<String>,
+    pub max_token_bytes: usize,
+    pub max_body_bytes: usize,
+}

@@ -1,0 +1,152 @@
+//! Which path goes where. Bodies are size-limited before they are read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use warp::Filter;
+
+use super::admin::{self, AdminCall};
+use super::{AppState, error, token};
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible>
++ Clone
++ Send
++ Sync
++ 'static {
+    let max_body = state.max_body_bytes as u64;
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    let body = move || warp::body::content_length_limit(max_body).and(warp::body::bytes());
+
+    let exchange = warp::path!("api" / "v2" / "token")
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(body())
+        .and_then(token::exchange);
+    let revoke = warp::path!("api" / "v2" / "token")
+        .and(warp::delete())
+        .and(with_state.clone())
+        .and(warp::header::headers_cloned())
+        .and_then(token::revoke);
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(admin::healthz);
+
+    // The operator's token is checked before any body is read or parsed.
+    let admin_auth = with_state
+        .clone()
+        .and(warp::header::headers_cloned())
+        .and_then(
+            |state: Arc<AppState>, headers: warp::http::HeaderMap| async move {
+                admin::require_admin(&state, &headers)
+                    .map(|()| state)
+                    .map_err(warp::reject::custom)
+            },
+        );
+    let introspect = warp::path!("api" / "v2" / "token" / "introspect")
+        .and(warp::post())
+        .and(admin_auth.clone())
+        .and(warp::header::headers_cloned())
+        .and(body())
+        .and_then(token::introspect);
+
+    let admin = {
+        let users_post = warp::path!("admin" / "users")
+            .and(warp::post())
+            .and(admin_auth.clone())
+            .and(body())
+            .map(|s, b| (s, AdminCall::CreateUser(b)));
+        let users_get = warp::path!("admin" / "users")
+            .and(warp::get())
+            .and(admin_auth.clone())
+            .map(|s| (s, AdminCall::ListUsers));
+        let policies_post = warp::path!("admin" / "policies")
+            .and(warp::post())
+            .and(admin_auth.clone())
+            .and(body())
+            .map(|s, b| (s, AdminCall::CreatePolicy(b)));
+        let policies_get = warp::path!("admin" / "policies")
+            .and(warp::get())
+            .and(admin_auth.clone())
+            .and(warp::query::<HashMap<String, String>>())
+            .map(|s, q: HashMap<String, String>| {
+                (s, AdminCall::ListPolicies(q.get("username").cloned()))
+            });
+        let policy_get = warp::path!("admin" / "policies" / u64)
+            .and(warp::get())
+            .and(admin_auth.clone())
+            .map(|id, s| (s, AdminCall::GetPolicy(id)));
+        let policy_delete = warp::path!("admin" / "policies" / u64)
+            .and(warp::delete())
+            .and(admin_auth.clone())
+            .map(|id, s| (s, AdminCall::DeletePolicy(id)));
+        let policy_renew = warp::path!("admin" / "policies" / u64 / "renew")
+            .and(warp::post())
+            .and(admin_auth.clone())
+            .map(|id, s| (s, AdminCall::RenewPolicy(id)));
+        let evaluators = warp::path!("admin" / "evaluators")
+            .and(warp::get())
+            .and(admin_auth.clone())
+            .map(|s| (s, AdminCall::ListEvaluators));
+        let audit = warp::path!("admin" / "audit")
+            .and(warp::get())
+            .and(admin_auth.clone())
+            .and(warp::query::<HashMap<String, String>>())
+            .map(|s, q: HashMap<String, String>| {
+                (
+                    s,
+                    AdminCall::Audit {
+                        username: q.get("username").cloned(),
+                        limit: q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100),
+                    },
+                )
+            });
+        users_post
+            .or(users_get)
+            .unify()
+            .or(policies_post)
+            .unify()
+            .or(policies_get)
+            .unify()
+            .or(policy_renew)
+            .unify()
+            .or(policy_get)
+            .unify()
+            .or(policy_delete)
+            .unify()
+            .or(evaluators)
+            .unify()
+            .or(audit)
+            .unify()
+            .and_then(|(state, call): (Arc<AppState>, AdminCall)| admin::handle(state, call))
+    };
+
+    exchange
+        .or(revoke)
+        .unify()
+        .or(introspect)
+        .unify()
+        .or(healthz)
+        .unify()
+        .or(admin)
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::log::custom(|info| {
+            // Method, path and status only: headers and bodies carry secrets.
+            tracing::info!(
+                method = %info.method(),
+                path = info.path(),
+                status = info.status().as_u16(),
+                elapsed_ms = info.elapsed().as_millis() as u64,
+                "request"
+            );
+        }))
+}

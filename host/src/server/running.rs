@@ -1,0 +1,152 @@
+//! Starting and stopping the server: storage, evaluators, keys, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{AppState, routes};
+use crate::config::Settings;
+use crate::exchange::{TokenExchange, unix_now};
+use crate::jwks_cache::http_client;
+use crate::registry::{EvaluatorRegistry, RegistryError};
+use crate::runtime::{EvaluatorRuntime, LoadError, SandboxLimits};
+use crate::store::{self, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runtime(#[from] LoadError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("start-up task failed: {0}")]
+    Task(String),
+}
+
+/// How often expired token ids are forgotten.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+    purge: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, then returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.purge.abort();
+        let _ = (&mut self.server).await;
+    }
+}
+
+pub async fn start(settings: &Settings) -> Result<RunningServer, StartupError> {
+    let store = store::open(&settings.database)?;
+    let limits = SandboxLimits {
+        memory_bytes: settings.evaluator_memory_mib << 20,
+        timeout: Duration::from_millis(settings.evaluation_timeout_ms),
+        max_token_bytes: settings.max_token_bytes,
+        max_concurrent: settings.max_concurrent_evaluations,
+        ..SandboxLimits::default()
+    };
+    let registry = {
+        let settings = settings.clone();
+        // Compiling components is CPU work: keep it off the async threads.
+        tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
+            let runtime = EvaluatorRuntime::new(limits)?;
+            Ok(EvaluatorRegistry::load(&settings, runtime, http_client())?)
+        })
+        .await
+        .map_err(|e| StartupError::Task(e.to_string()))??
+    };
+    let registry = Arc::new(registry);
+    for provider in registry.providers() {
+        // An IdP that is down now must not stop the service: keys are fetched
+        // again on the first token that names an unknown kid.
+        match provider.jwks.refresh().await {
+            Ok(()) => {
+                tracing::info!(provider = %provider.name, keys = provider.jwks.snapshot().len(), "signing keys loaded")
+            }
+            Err(e) => {
+                tracing::warn!(provider = %provider.name, error = %e, "cannot load signing keys yet")
+            }
+        }
+    }
+
+    let state = Arc::new(AppState {
+        exchange: TokenExchange::new(
+            registry.clone(),
+            store.clone(),
+            settings.key_lifetime_seconds,
+        ),
+        store: store.clone(),
+        registry,
+        admin_token: settings.admin_token.clone(),
+        max_token_bytes: settings.max_token_bytes,
+        max_body_bytes: settings.max_body_bytes,
+    });
+    if state.admin_token.is_none() {
+        tracing::warn!("no admin_token is configured: the operator API is disabled");
+    }
+    let listener =
+        TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartupError::Listen {
+                addr: settings.listen,
+                source,
+            })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartupError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        warp::serve(routes(state.clone()))
+            .incoming(listener)
+            .graceful(async {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    // A used token id must outlive the token's acceptance window, which the
+    // evaluators stretch by the clock skew: keep ids that much longer.
+    let retention = settings.clock_skew_seconds + 60;
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            let store = store.clone();
+            let before = unix_now().saturating_sub(retention);
+            match tokio::task::spawn_blocking(move || store.purge_used_token_ids(before)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(purged = n, "expired token ids forgotten"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot purge expired token ids"),
+                _ => {}
+            }
+        }
+    });
+    tracing::info!(%addr, "trustpub listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        server,
+        purge,
+    })
+}

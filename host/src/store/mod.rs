@@ -1,0 +1,90 @@
+//! Storage: one [`Store`] interface, engines behind it (SQLite embedded by
+//! default; PostgreSQL planned). The interface is synchronous; the server
+//! calls it from blocking threads.
+//!
+//! Invariants every engine keeps:
+//! - a token id (issuer + id) is accepted once: [`Store::commit_exchange`]
+//!   inserts it, the pins, the key and the audit event in one transaction,
+//!   so two concurrent exchanges of one token yield exactly one key;
+//! - only a key's SHA-256 hash is stored, never the key;
+//! - a committed exchange is durable before the call returns.
+
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The token id was already used (replay).
+    #[error("this token has already been used")]
+    Replay,
+    /// A pinned policy's pins differ from the ones the exchange would write.
+    #[error("the policy's pinned identifiers changed concurrently")]
+    PinConflict,
+    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub trait Store: Send + Sync {
+    /// Reachability check for `/healthz`.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    fn create_user(&self, username: &str, now: u64) -> Result<User, StoreError>;
+    fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    fn get_user(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// Fails with `NotFound` when the user does not exist.
+    fn create_policy(&self, policy: &NewPolicy, now: u64) -> Result<StoredPolicy, StoreError>;
+    fn get_policy(&self, id: u64) -> Result<Option<StoredPolicy>, StoreError>;
+    /// All policies, or one user's; oldest first.
+    fn list_policies(&self, username: Option<&str>) -> Result<Vec<StoredPolicy>, StoreError>;
+    /// One user's policies for one provider, oldest first (evaluation order).
+    fn policies_for(&self, username: &str, provider: &str)
+    -> Result<Vec<StoredPolicy>, StoreError>;
+    /// Deletes the policy and revokes every key minted through it, in one
+    /// transaction. Returns the number of keys revoked; `NotFound` if absent.
+    fn delete_policy(&self, id: u64, now: u64) -> Result<u64, StoreError>;
+    /// Restarts the first-use window of a policy (sets `renewed_at = now`).
+    fn renew_policy(&self, id: u64, now: u64) -> Result<StoredPolicy, StoreError>;
+
+    /// The successful end of an exchange, atomically: remember the token id
+    /// (`Replay` if known), write the pins (only onto a policy without pins;
+    /// `PinConflict` if it has different ones), mark the policy used, insert
+    /// the key (hash only) and the audit event. Durable on return.
+    fn commit_exchange(&self, exchange: &ExchangeCommit) -> Result<(), StoreError>;
+    /// Whether a token id is already used (for the replay message before work).
+    fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError>;
+    /// Forgets used token ids whose token expired before `before`.
+    fn purge_used_token_ids(&self, before: u64) -> Result<u64, StoreError>;
+
+    fn find_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Revokes a key; returns whether an unrevoked key was found.
+    fn revoke_key(&self, hash: &str, now: u64) -> Result<bool, StoreError>;
+
+    /// Records an exchange that did not mint a key.
+    fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Most recent first; one user's, or everyone's.
+    fn list_audit(&self, username: Option<&str>, limit: u32)
+    -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` (or a bare path).
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Arc::new(SqliteStore::open(path)?));
+    }
+    if url.contains("://") {
+        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    }
+    Ok(Arc::new(SqliteStore::open(url)?))
+}

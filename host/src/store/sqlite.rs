@@ -1,0 +1,545 @@
+//! The embedded engine: one SQLite file in WAL mode.
+//!
+//! One connection behind a mutex: SQLite serializes writers anyway, and every
+//! call here is short. Writes that must be atomic run in `BEGIN IMMEDIATE`
+//! transactions, so another process sharing the file waits (busy timeout)
+//! instead of failing half-way. `synchronous = FULL` makes a commit durable
+//! before the call returns.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::Type;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::{
+    ApiKeyRecord, AuditEvent, AuditOutcome, ExchangeCommit, NewPolicy, Scope, Store, StoreError,
+    StoredPolicy, User,
+};
+
+/// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, sets it up and
+    /// applies pending migrations. The directory must exist.
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        if let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Database(format!(
+                "cannot open '{path}': directory '{}' does not exist",
+                dir.display()
+            )));
+        }
+        // No SQLITE_OPEN_URI: the argument is a file path.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::Database(format!("cannot open '{path}': {e}")))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && path != ":memory:" {
+            return Err(StoreError::Database(format!(
+                "cannot open '{path}': WAL journal mode unavailable (got '{mode}')"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len();
+    let applied = usize::try_from(version)
+        .ok()
+        .filter(|v| *v <= known)
+        .ok_or_else(|| {
+            StoreError::Database(format!(
+                "database schema version {version} is not one this build knows (0..={known})"
+            ))
+        })?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Database(format!("migration {}: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", to_i64(i as u64 + 1)?)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Every u64 is stored as an SQLite INTEGER (i64).
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Database(format!("value {v} is too large to store")))
+}
+
+fn opt_i64(v: Option<u64>) -> Result<Option<i64>, StoreError> {
+    v.map(to_i64).transpose()
+}
+
+fn get_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(idx)?;
+    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
+}
+
+fn get_opt_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
+    let v: Option<i64> = row.get(idx)?;
+    v.map(|v| u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)))
+        .transpose()
+}
+
+fn get_scopes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Scope>> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+fn scopes_json(scopes: &[Scope]) -> Result<String, StoreError> {
+    serde_json::to_string(scopes)
+        .map_err(|e| StoreError::Database(format!("cannot encode scopes: {e}")))
+}
+
+const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
+     p.created_at, p.renewed_at, p.last_used_at FROM policies p JOIN users u ON u.id = p.user_id";
+
+fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
+    Ok(StoredPolicy {
+        id: get_u64(row, 0)?,
+        username: row.get(1)?,
+        provider: row.get(2)?,
+        owner: row.get(3)?,
+        criteria: row.get(4)?,
+        scopes: get_scopes(row, 5)?,
+        pins: Vec::new(),
+        created_at: get_u64(row, 6)?,
+        renewed_at: get_u64(row, 7)?,
+        last_used_at: get_opt_u64(row, 8)?,
+    })
+}
+
+fn load_pins(conn: &Connection, policy_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, value FROM policy_pins WHERE policy_id = ?1 ORDER BY name")?;
+    let pins = stmt
+        .query_map([policy_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    Ok(pins)
+}
+
+/// Runs a policy query and fills in each policy's pins.
+fn query_policies(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredPolicy>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut policies = stmt
+        .query_map(params, policy_row)?
+        .collect::<rusqlite::Result<Vec<StoredPolicy>>>()?;
+    for p in &mut policies {
+        p.pins = load_pins(conn, to_i64(p.id)?)?;
+    }
+    Ok(policies)
+}
+
+fn load_policy(conn: &Connection, id: u64) -> Result<Option<StoredPolicy>, StoreError> {
+    let Ok(id) = i64::try_from(id) else {
+        return Ok(None);
+    };
+    let sql = format!("{POLICY_COLUMNS} WHERE p.id = ?1");
+    Ok(query_policies(conn, &sql, [id])?.pop())
+}
+
+fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, \
+         client_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        to_i64(e.at)?,
+        e.provider,
+        e.username,
+        e.outcome.as_str(),
+        e.detail,
+        opt_i64(e.policy_id)?,
+        e.evaluator_digest,
+        e.subject,
+        e.client_addr,
+    ])?;
+    Ok(())
+}
+
+fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let outcome: String = row.get(3)?;
+    let outcome = AuditOutcome::parse(&outcome).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            Type::Text,
+            format!("unknown audit outcome '{outcome}'").into(),
+        )
+    })?;
+    Ok(AuditEvent {
+        at: get_u64(row, 0)?,
+        provider: row.get(1)?,
+        username: row.get(2)?,
+        outcome,
+        detail: row.get(4)?,
+        policy_id: get_opt_u64(row, 5)?,
+        evaluator_digest: row.get(6)?,
+        subject: row.get(7)?,
+        client_addr: row.get(8)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+
+    fn create_user(&self, username: &str, now: u64) -> Result<User, StoreError> {
+        let conn = self.conn()?;
+        let inserted = conn.execute(
+            "INSERT INTO users (username, created_at) VALUES (?1, ?2) ON CONFLICT (username) DO NOTHING",
+            params![username, to_i64(now)?],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "user '{username}' already exists"
+            )));
+        }
+        Ok(User {
+            username: username.to_string(),
+            created_at: now,
+        })
+    }
+
+    fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached("SELECT username, created_at FROM users ORDER BY id")?;
+        let users = stmt
+            .query_map([], |r| {
+                Ok(User {
+                    username: r.get(0)?,
+                    created_at: get_u64(r, 1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<User>>>()?;
+        Ok(users)
+    }
+
+    fn get_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn()?;
+        let user = conn
+            .query_row(
+                "SELECT username, created_at FROM users WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok(User {
+                        username: r.get(0)?,
+                        created_at: get_u64(r, 1)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(user)
+    }
+
+    fn create_policy(&self, policy: &NewPolicy, now: u64) -> Result<StoredPolicy, StoreError> {
+        let scopes = scopes_json(&policy.scopes)?;
+        let now_i = to_i64(now)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let user: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, username FROM users WHERE username = ?1",
+                [&policy.username],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((user_id, username)) = user else {
+            return Err(StoreError::NotFound(format!("user {}", policy.username)));
+        };
+        tx.execute(
+            "INSERT INTO policies (user_id, provider, owner, criteria, scopes, created_at, renewed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![user_id, policy.provider, policy.owner, policy.criteria, scopes, now_i],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(StoredPolicy {
+            id: u64::try_from(id)
+                .map_err(|_| StoreError::Database(format!("unexpected policy id {id}")))?,
+            username,
+            provider: policy.provider.clone(),
+            owner: policy.owner.clone(),
+            criteria: policy.criteria.clone(),
+            scopes: policy.scopes.clone(),
+            pins: Vec::new(),
+            created_at: now,
+            renewed_at: now,
+            last_used_at: None,
+        })
+    }
+
+    fn get_policy(&self, id: u64) -> Result<Option<StoredPolicy>, StoreError> {
+        let conn = self.conn()?;
+        load_policy(&conn, id)
+    }
+
+    fn list_policies(&self, username: Option<&str>) -> Result<Vec<StoredPolicy>, StoreError> {
+        let conn = self.conn()?;
+        match username {
+            Some(u) => query_policies(
+                &conn,
+                &format!("{POLICY_COLUMNS} WHERE u.username = ?1 ORDER BY p.id"),
+                [u],
+            ),
+            None => query_policies(&conn, &format!("{POLICY_COLUMNS} ORDER BY p.id"), []),
+        }
+    }
+
+    fn policies_for(
+        &self,
+        username: &str,
+        provider: &str,
+    ) -> Result<Vec<StoredPolicy>, StoreError> {
+        let conn = self.conn()?;
+        query_policies(
+            &conn,
+            &format!("{POLICY_COLUMNS} WHERE u.username = ?1 AND p.provider = ?2 ORDER BY p.id"),
+            [username, provider],
+        )
+    }
+
+    fn delete_policy(&self, id: u64, now: u64) -> Result<u64, StoreError> {
+        let not_found = || StoreError::NotFound(format!("policy {id}"));
+        let Ok(id_i) = i64::try_from(id) else {
+            return Err(not_found());
+        };
+        let now = to_i64(now)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM policy_pins WHERE policy_id = ?1", [id_i])?;
+        if tx.execute("DELETE FROM policies WHERE id = ?1", [id_i])? == 0 {
+            return Err(not_found());
+        }
+        let revoked = tx.execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE policy_id = ?1 AND revoked_at IS NULL",
+            [id_i, now],
+        )?;
+        tx.commit()?;
+        Ok(revoked as u64)
+    }
+
+    fn renew_policy(&self, id: u64, now: u64) -> Result<StoredPolicy, StoreError> {
+        let not_found = || StoreError::NotFound(format!("policy {id}"));
+        let Ok(id_i) = i64::try_from(id) else {
+            return Err(not_found());
+        };
+        let now = to_i64(now)?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.execute(
+            "UPDATE policies SET renewed_at = ?2 WHERE id = ?1",
+            [id_i, now],
+        )? == 0
+        {
+            return Err(not_found());
+        }
+        let policy = load_policy(&tx, id)?.ok_or_else(not_found)?;
+        tx.commit()?;
+        Ok(policy)
+    }
+
+    fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
+        let policy_id = i64::try_from(x.policy_id)
+            .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
+        let token_exp = to_i64(x.token_expires_at)?;
+        let key = &x.key;
+        let key_scopes = scopes_json(&key.scopes)?;
+        let mut wanted_pins = x.pins.clone();
+        wanted_pins.sort();
+
+        let mut conn = self.conn()?;
+        // Dropping `tx` without commit rolls everything back.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        let fresh = tx.execute(
+            "INSERT INTO used_token_ids (issuer, token_id, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (issuer, token_id) DO NOTHING",
+            params![x.issuer, x.token_id, token_exp],
+        )?;
+        if fresh == 0 {
+            return Err(StoreError::Replay);
+        }
+
+        let exists = tx
+            .query_row("SELECT 1 FROM policies WHERE id = ?1", [policy_id], |_| {
+                Ok(())
+            })
+            .optional()?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
+        }
+
+        if !wanted_pins.is_empty() {
+            let current = load_pins(&tx, policy_id)?;
+            if current.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO policy_pins (policy_id, name, value) VALUES (?1, ?2, ?3)",
+                )?;
+                for (name, value) in &wanted_pins {
+                    stmt.execute(params![policy_id, name, value])?;
+                }
+            } else if current != wanted_pins {
+                return Err(StoreError::PinConflict);
+            }
+        }
+
+        tx.execute(
+            "UPDATE policies SET last_used_at = ?2 WHERE id = ?1",
+            params![policy_id, to_i64(key.created_at)?],
+        )?;
+        tx.execute(
+            "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
+             expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                key.hash,
+                key.username,
+                key.owner,
+                key_scopes,
+                to_i64(key.policy_id)?,
+                key.provider,
+                key.evaluator_digest,
+                to_i64(key.created_at)?,
+                to_i64(key.expires_at)?,
+            ],
+        )?;
+        insert_audit(&tx, &x.audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn()?;
+        let used = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM used_token_ids WHERE issuer = ?1 AND token_id = ?2)",
+            [issuer, token_id],
+            |r| r.get(0),
+        )?;
+        Ok(used)
+    }
+
+    fn purge_used_token_ids(&self, before: u64) -> Result<u64, StoreError> {
+        // Past i64::MAX every stored expiry is "before".
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let conn = self.conn()?;
+        let purged = conn.execute("DELETE FROM used_token_ids WHERE expires_at < ?1", [before])?;
+        Ok(purged as u64)
+    }
+
+    fn find_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let conn = self.conn()?;
+        let key = conn
+            .query_row(
+                "SELECT hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, expires_at, \
+                 revoked_at FROM api_keys WHERE hash = ?1",
+                [hash],
+                |r| {
+                    Ok(ApiKeyRecord {
+                        hash: r.get(0)?,
+                        username: r.get(1)?,
+                        owner: r.get(2)?,
+                        scopes: get_scopes(r, 3)?,
+                        policy_id: get_u64(r, 4)?,
+                        provider: r.get(5)?,
+                        evaluator_digest: r.get(6)?,
+                        created_at: get_u64(r, 7)?,
+                        expires_at: get_u64(r, 8)?,
+                        revoked_at: get_opt_u64(r, 9)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(key)
+    }
+
+    fn revoke_key(&self, hash: &str, now: u64) -> Result<bool, StoreError> {
+        let now = to_i64(now)?;
+        let conn = self.conn()?;
+        let changed = conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
+            params![hash, now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        insert_audit(&conn, event)
+    }
+
+    fn list_audit(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        const COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, client_addr \
+             FROM audit_events";
+        let conn = self.conn()?;
+        let limit = i64::from(limit);
+        let events = match username {
+            Some(u) => conn
+                .prepare_cached(&format!(
+                    "{COLUMNS} WHERE username = ?1 ORDER BY id DESC LIMIT ?2"
+                ))?
+                .query_map(params![u, limit], audit_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => conn
+                .prepare_cached(&format!("{COLUMNS} ORDER BY id DESC LIMIT ?1"))?
+                .query_map([limit], audit_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,632 @@
+//! Tests of [`SqliteStore`] on real files in a temporary directory.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Barrier};
+
+use super::*;
+use crate::store::NewApiKey;
+
+fn temp_store() -> (tempfile::TempDir, String, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trustpub.db").to_str().unwrap().to_string();
+    let store = SqliteStore::open(&path).unwrap();
+    (dir, path, store)
+}
+
+fn new_policy(username: &str, provider: &str) -> NewPolicy {
+    NewPolicy {
+        username: username.to_string(),
+        provider: provider.to_string(),
+        owner: "acme".to_string(),
+        criteria: r#"{"tenant":"t1"}"#.to_string(),
+        scopes: vec![Scope {
+            packages: "acme.*".to_string(),
+            actions: vec!["push".to_string()],
+        }],
+    }
+}
+
+fn audit(username: &str, at: u64, outcome: AuditOutcome) -> AuditEvent {
+    AuditEvent {
+        at,
+        provider: Some("entra-id".to_string()),
+        username: username.to_string(),
+        outcome,
+        detail: None,
+        policy_id: None,
+        evaluator_digest: None,
+        subject: None,
+        client_addr: Some("127.0.0.1".to_string()),
+    }
+}
+
+fn exchange(
+    policy_id: u64,
+    token_id: &str,
+    key_hash: &str,
+    pins: &[(&str, &str)],
+) -> ExchangeCommit {
+    ExchangeCommit {
+        issuer: "https://issuer.example".to_string(),
+        token_id: token_id.to_string(),
+        token_expires_at: 2_000,
+        policy_id,
+        pins: pins
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        key: NewApiKey {
+            hash: key_hash.to_string(),
+            username: "alice".to_string(),
+            owner: "acme".to_string(),
+            scopes: vec![Scope {
+                packages: "acme.*".to_string(),
+                actions: vec!["push".to_string()],
+            }],
+            policy_id,
+            provider: "entra-id".to_string(),
+            evaluator_digest: "sha256:abc".to_string(),
+            created_at: 1_500,
+            expires_at: 1_500 + 900,
+        },
+        audit: AuditEvent {
+            policy_id: Some(policy_id),
+            evaluator_digest: Some("sha256:abc".to_string()),
+            subject: Some("sub-1".to_string()),
+            ..audit("alice", 1_500, AuditOutcome::Minted)
+        },
+    }
+}
+
+/// A store with user alice and one entra-id policy; returns the policy id.
+fn store_with_policy() -> (tempfile::TempDir, String, SqliteStore, u64) {
+    let (dir, path, store) = temp_store();
+    store.create_user("alice", 100).unwrap();
+    let policy = store
+        .create_policy(&new_policy("alice", "entra-id"), 200)
+        .unwrap();
+    (dir, path, store, policy.id)
+}
+
+#[test]
+fn users_create_list_get_and_duplicate() {
+    let (_dir, _path, store) = temp_store();
+    store.ping().unwrap();
+    assert_eq!(
+        store.create_user("Alice", 10).unwrap(),
+        User {
+            username: "Alice".to_string(),
+            created_at: 10
+        }
+    );
+    store.create_user("bob", 20).unwrap();
+    let err = store.create_user("ALICE", 30).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m == "user 'ALICE' already exists"),
+        "{err:?}"
+    );
+    let users = store.list_users().unwrap();
+    assert_eq!(
+        users,
+        vec![
+            User {
+                username: "Alice".to_string(),
+                created_at: 10
+            },
+            User {
+                username: "bob".to_string(),
+                created_at: 20
+            }
+        ]
+    );
+    assert_eq!(store.get_user("alice").unwrap().unwrap().username, "Alice");
+    assert!(store.get_user("carol").unwrap().is_none());
+}
+
+#[test]
+fn create_policy_for_missing_user_is_not_found() {
+    let (_dir, _path, store) = temp_store();
+    let err = store
+        .create_policy(&new_policy("nobody", "entra-id"), 1)
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if m == "user nobody"),
+        "{err:?}"
+    );
+    assert!(store.list_policies(None).unwrap().is_empty());
+}
+
+#[test]
+fn policies_oldest_first_and_filtered_by_provider() {
+    let (_dir, _path, store) = temp_store();
+    store.create_user("alice", 1).unwrap();
+    store.create_user("bob", 1).unwrap();
+    let p1 = store
+        .create_policy(&new_policy("alice", "entra-id"), 10)
+        .unwrap();
+    let p2 = store
+        .create_policy(&new_policy("ALICE", "github"), 11)
+        .unwrap();
+    let p3 = store
+        .create_policy(&new_policy("alice", "entra-id"), 12)
+        .unwrap();
+    let p4 = store
+        .create_policy(&new_policy("bob", "entra-id"), 13)
+        .unwrap();
+    assert_eq!(
+        p2.username, "alice",
+        "the stored username, not the one asked with"
+    );
+    assert_eq!(
+        (p1.created_at, p1.renewed_at, p1.last_used_at),
+        (10, 10, None)
+    );
+    assert_eq!(store.get_policy(p1.id).unwrap().unwrap(), p1);
+    assert!(store.get_policy(9_999).unwrap().is_none());
+    assert!(store.get_policy(u64::MAX).unwrap().is_none());
+
+    let ids = |v: Vec<StoredPolicy>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.policies_for("alice", "entra-id").unwrap()),
+        vec![p1.id, p3.id]
+    );
+    assert_eq!(
+        ids(store.policies_for("Alice", "github").unwrap()),
+        vec![p2.id]
+    );
+    assert!(store.policies_for("alice", "gitlab").unwrap().is_empty());
+    assert_eq!(
+        ids(store.list_policies(Some("alice")).unwrap()),
+        vec![p1.id, p2.id, p3.id]
+    );
+    assert_eq!(
+        ids(store.list_policies(None).unwrap()),
+        vec![p1.id, p2.id, p3.id, p4.id]
+    );
+    assert_eq!(
+        store.list_policies(None).unwrap()[0].scopes,
+        new_policy("alice", "x").scopes
+    );
+}
+
+#[test]
+fn policy_ids_are_never_reused() {
+    let (_dir, _path, store, id) = store_with_policy();
+    store.delete_policy(id, 300).unwrap();
+    let next = store
+        .create_policy(&new_policy("alice", "entra-id"), 400)
+        .unwrap();
+    assert!(next.id > id);
+}
+
+#[test]
+fn commit_exchange_then_replay_writes_nothing_more() {
+    let (_dir, _path, store, id) = store_with_policy();
+    assert!(
+        !store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .unwrap();
+    assert!(
+        store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .token_id_used("https://other.example", "jti-1")
+            .unwrap()
+    );
+
+    let key = store.find_key("hash-1").unwrap().unwrap();
+    assert_eq!(
+        (
+            key.policy_id,
+            key.created_at,
+            key.expires_at,
+            key.revoked_at
+        ),
+        (id, 1_500, 2_400, None)
+    );
+    assert_eq!(key.scopes, exchange(id, "x", "x", &[]).key.scopes);
+    assert_eq!(
+        store.get_policy(id).unwrap().unwrap().last_used_at,
+        Some(1_500)
+    );
+    assert_eq!(
+        store.list_audit(None, 10).unwrap(),
+        vec![exchange(id, "x", "x", &[]).audit]
+    );
+
+    let err = store
+        .commit_exchange(&exchange(id, "jti-1", "hash-2", &[]))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Replay), "{err:?}");
+    assert!(store.find_key("hash-2").unwrap().is_none());
+    assert_eq!(store.list_audit(None, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn concurrent_exchanges_of_one_token_yield_one_key() {
+    let (_dir, _path, store, id) = store_with_policy();
+    let store = Arc::new(store);
+    let barrier = Arc::new(Barrier::new(20));
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.commit_exchange(&exchange(
+                    id,
+                    "jti-race",
+                    &format!("hash-{i}"),
+                    &[("tid", "t1")],
+                ))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Replay))),
+        "{results:?}"
+    );
+    let keys = (0..20)
+        .filter(|i| store.find_key(&format!("hash-{i}")).unwrap().is_some())
+        .count();
+    assert_eq!(keys, 1);
+    assert_eq!(store.list_audit(None, 100).unwrap().len(), 1);
+}
+
+#[test]
+fn two_connections_to_one_file_also_serialize() {
+    let (_dir, path, store, id) = store_with_policy();
+    let other = SqliteStore::open(&path).unwrap();
+    let stores = [Arc::new(store), Arc::new(other)];
+    let barrier = Arc::new(Barrier::new(10));
+    let handles: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, barrier) = (stores[i % 2].clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.commit_exchange(&exchange(id, "jti-shared", &format!("hash-{i}"), &[]))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Replay))),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn pins_written_on_first_use_then_enforced() {
+    let (_dir, _path, store, id) = store_with_policy();
+    store
+        .commit_exchange(&exchange(
+            id,
+            "jti-1",
+            "hash-1",
+            &[("tid", "t1"), ("oid", "o1")],
+        ))
+        .unwrap();
+    let pins = store.get_policy(id).unwrap().unwrap().pins;
+    assert_eq!(
+        pins,
+        vec![
+            ("oid".to_string(), "o1".to_string()),
+            ("tid".to_string(), "t1".to_string())
+        ]
+    );
+
+    // Same pins, any order: fine.
+    store
+        .commit_exchange(&exchange(
+            id,
+            "jti-2",
+            "hash-2",
+            &[("oid", "o1"), ("tid", "t1")],
+        ))
+        .unwrap();
+    // No pins asked for: nothing to write, no conflict.
+    store
+        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[]))
+        .unwrap();
+
+    let err = store
+        .commit_exchange(&exchange(
+            id,
+            "jti-4",
+            "hash-4",
+            &[("tid", "t2"), ("oid", "o1")],
+        ))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PinConflict), "{err:?}");
+    // Rolled back: the token id, key and audit event were not kept.
+    assert!(
+        !store
+            .token_id_used("https://issuer.example", "jti-4")
+            .unwrap()
+    );
+    assert!(store.find_key("hash-4").unwrap().is_none());
+    assert_eq!(store.list_audit(None, 100).unwrap().len(), 3);
+    assert_eq!(store.get_policy(id).unwrap().unwrap().pins, pins);
+    assert_eq!(store.list_policies(None).unwrap()[0].pins, pins);
+}
+
+#[test]
+fn commit_exchange_on_deleted_policy_is_not_found() {
+    let (_dir, _path, store, id) = store_with_policy();
+    store.delete_policy(id, 300).unwrap();
+    let err = store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if *m == format!("policy {id}")),
+        "{err:?}"
+    );
+    assert!(
+        !store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+    assert!(store.find_key("hash-1").unwrap().is_none());
+}
+
+#[test]
+fn delete_policy_revokes_its_keys() {
+    let (_dir, _path, store, id) = store_with_policy();
+    let other = store
+        .create_policy(&new_policy("alice", "entra-id"), 201)
+        .unwrap()
+        .id;
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .unwrap();
+    store
+        .commit_exchange(&exchange(id, "jti-2", "hash-2", &[("tid", "t1")]))
+        .unwrap();
+    store
+        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[("tid", "t1")]))
+        .unwrap();
+    store
+        .commit_exchange(&exchange(other, "jti-4", "hash-4", &[]))
+        .unwrap();
+    assert!(store.revoke_key("hash-3", 250).unwrap());
+
+    assert_eq!(store.delete_policy(id, 300).unwrap(), 2);
+    assert!(store.get_policy(id).unwrap().is_none());
+    assert_eq!(
+        store.find_key("hash-1").unwrap().unwrap().revoked_at,
+        Some(300)
+    );
+    assert_eq!(
+        store.find_key("hash-2").unwrap().unwrap().revoked_at,
+        Some(300)
+    );
+    assert_eq!(
+        store.find_key("hash-3").unwrap().unwrap().revoked_at,
+        Some(250),
+        "already revoked: kept"
+    );
+    assert_eq!(store.find_key("hash-4").unwrap().unwrap().revoked_at, None);
+
+    let err = store.delete_policy(id, 400).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if *m == format!("policy {id}")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        store.delete_policy(u64::MAX, 400),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn revoke_key_reports_whether_it_changed_anything() {
+    let (_dir, _path, store, id) = store_with_policy();
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .unwrap();
+    assert!(store.revoke_key("hash-1", 700).unwrap());
+    assert!(!store.revoke_key("hash-1", 800).unwrap());
+    assert!(!store.revoke_key("no-such-hash", 800).unwrap());
+    assert_eq!(
+        store.find_key("hash-1").unwrap().unwrap().revoked_at,
+        Some(700)
+    );
+    assert!(store.find_key("no-such-hash").unwrap().is_none());
+}
+
+#[test]
+fn renew_updates_renewed_at() {
+    let (_dir, _path, store, id) = store_with_policy();
+    let renewed = store.renew_policy(id, 5_000).unwrap();
+    assert_eq!((renewed.created_at, renewed.renewed_at), (200, 5_000));
+    assert_eq!(store.get_policy(id).unwrap().unwrap().renewed_at, 5_000);
+    assert!(matches!(
+        store.renew_policy(id + 1, 5_000),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn purge_removes_only_expired_token_ids() {
+    let (_dir, _path, store, id) = store_with_policy();
+    for (jti, exp) in [("a", 100), ("b", 200), ("c", 300)] {
+        let mut x = exchange(id, jti, &format!("hash-{jti}"), &[]);
+        x.token_expires_at = exp;
+        store.commit_exchange(&x).unwrap();
+    }
+    assert_eq!(store.purge_used_token_ids(200).unwrap(), 1);
+    let used = |jti| store.token_id_used("https://issuer.example", jti).unwrap();
+    assert_eq!((used("a"), used("b"), used("c")), (false, true, true));
+    assert_eq!(store.purge_used_token_ids(u64::MAX).unwrap(), 2);
+}
+
+#[test]
+fn values_beyond_i64_are_errors_not_panics() {
+    let (_dir, _path, store, id) = store_with_policy();
+    assert!(matches!(
+        store.create_user("carol", u64::MAX),
+        Err(StoreError::Database(_))
+    ));
+    let mut x = exchange(id, "jti-1", "hash-1", &[]);
+    x.key.expires_at = u64::MAX;
+    assert!(matches!(
+        store.commit_exchange(&x),
+        Err(StoreError::Database(_))
+    ));
+    assert!(
+        !store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+}
+
+#[test]
+fn list_audit_most_recent_first_with_limit() {
+    let (_dir, _path, store) = temp_store();
+    for i in 0..5u64 {
+        let user = if i % 2 == 0 { "alice" } else { "bob" };
+        let event = AuditEvent {
+            detail: Some(format!("event {i}")),
+            ..audit(user, 1_000 + i, AuditOutcome::BadToken)
+        };
+        store.record_audit(&event).unwrap();
+    }
+    let at = |v: Vec<AuditEvent>| v.into_iter().map(|e| e.at).collect::<Vec<_>>();
+    assert_eq!(
+        at(store.list_audit(None, 100).unwrap()),
+        vec![1_004, 1_003, 1_002, 1_001, 1_000]
+    );
+    assert_eq!(at(store.list_audit(None, 2).unwrap()), vec![1_004, 1_003]);
+    assert_eq!(
+        at(store.list_audit(Some("alice"), 100).unwrap()),
+        vec![1_004, 1_002, 1_000]
+    );
+    assert_eq!(at(store.list_audit(Some("BOB"), 1).unwrap()), vec![1_003]);
+    assert!(store.list_audit(None, 0).unwrap().is_empty());
+    let first = store.list_audit(None, 1).unwrap().remove(0);
+    assert_eq!(
+        first,
+        AuditEvent {
+            detail: Some("event 4".to_string()),
+            ..audit("alice", 1_004, AuditOutcome::BadToken)
+        }
+    );
+}
+
+#[test]
+fn everything_survives_reopen() {
+    let (dir, path, store, id) = store_with_policy();
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .unwrap();
+    store
+        .record_audit(&audit("alice", 1_600, AuditOutcome::Unauthorized))
+        .unwrap();
+    let policies = store.list_policies(None).unwrap();
+    let audit_events = store.list_audit(None, 10).unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.list_users().unwrap(),
+        vec![User {
+            username: "alice".to_string(),
+            created_at: 100
+        }]
+    );
+    assert_eq!(store.list_policies(None).unwrap(), policies);
+    assert_eq!(store.find_key("hash-1").unwrap().unwrap().policy_id, id);
+    assert!(
+        store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+    assert_eq!(store.list_audit(None, 10).unwrap(), audit_events);
+    assert!(matches!(
+        store.commit_exchange(&exchange(id, "jti-1", "hash-9", &[])),
+        Err(StoreError::Replay)
+    ));
+    drop(store);
+    drop(dir);
+}
+
+#[test]
+fn open_sets_pragmas_and_schema_version() {
+    let (_dir, _path, store) = temp_store();
+    let conn = store.conn().unwrap();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    let fk: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+    assert_eq!(version, MIGRATIONS.len() as i64);
+}
+
+#[test]
+fn open_rejects_a_schema_newer_than_this_build() {
+    let (_dir, path, store) = temp_store();
+    store
+        .conn()
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    drop(store);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(m) if m.contains("schema version 99")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn open_in_missing_directory_is_a_database_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("trustpub.db");
+    let err = SqliteStore::open(path.to_str().unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(m) if m.contains("does not exist")),
+        "{err:?}"
+    );
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[test]
+fn open_via_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("url.db");
+    let store = crate::store::open(&format!("sqlite://{}", path.display())).unwrap();
+    store.ping().unwrap();
+    assert!(path.exists());
+    assert!(matches!(
+        crate::store::open("postgres://x"),
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+}

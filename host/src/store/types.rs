@@ -1,0 +1,139 @@
+//! The records the store keeps. Times are unix seconds.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub username: String,
+    pub created_at: u64,
+}
+
+/// What a minted key may do: package-id glob and actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub packages: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPolicy {
+    pub username: String,
+    pub provider: String,
+    /// The package owner (user or organization) keys minted through it act for.
+    pub owner: String,
+    /// Criteria as the provider's evaluator normalized them (JSON text).
+    pub criteria: String,
+    /// Empty: everything the owner may do.
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredPolicy {
+    pub id: u64,
+    pub username: String,
+    pub provider: String,
+    pub owner: String,
+    pub criteria: String,
+    pub scopes: Vec<Scope>,
+    /// Identifiers pinned on first use, in name order.
+    pub pins: Vec<(String, String)>,
+    pub created_at: u64,
+    /// When the first-use window last (re)started: creation or renewal.
+    pub renewed_at: u64,
+    pub last_used_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// SHA-256 of the key, lowercase hex. The key itself is never stored.
+    pub hash: String,
+    pub username: String,
+    pub owner: String,
+    pub scopes: Vec<Scope>,
+    pub policy_id: u64,
+    pub provider: String,
+    pub evaluator_digest: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub hash: String,
+    pub username: String,
+    pub owner: String,
+    pub scopes: Vec<Scope>,
+    pub policy_id: u64,
+    pub provider: String,
+    pub evaluator_digest: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub revoked_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeCommit {
+    pub issuer: String,
+    pub token_id: String,
+    /// The token's `exp`: its id is kept at least until then.
+    pub token_expires_at: u64,
+    pub policy_id: u64,
+    /// Pins the evaluator asked for; empty for none.
+    pub pins: Vec<(String, String)>,
+    pub key: NewApiKey,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditOutcome {
+    Minted,
+    BadToken,
+    Unauthorized,
+    Replay,
+    RenewalRequired,
+    EvaluatorError,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Minted => "minted",
+            Self::BadToken => "bad-token",
+            Self::Unauthorized => "unauthorized",
+            Self::Replay => "replay",
+            Self::RenewalRequired => "renewal-required",
+            Self::EvaluatorError => "evaluator-error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Minted,
+            Self::BadToken,
+            Self::Unauthorized,
+            Self::Replay,
+            Self::RenewalRequired,
+            Self::EvaluatorError,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// One exchange attempt. Never holds the token or the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub at: u64,
+    pub provider: Option<String>,
+    pub username: String,
+    pub outcome: AuditOutcome,
+    /// The bad-token message or error, for failures.
+    pub detail: Option<String>,
+    pub policy_id: Option<u64>,
+    pub evaluator_digest: Option<String>,
+    /// The token's subject (verified), for matches.
+    pub subject: Option<String>,
+    pub client_addr: Option<String>,
+}

@@ -1,0 +1,580 @@
+//! The token exchange service, black-box: the built binary, real HTTP on
+//! loopback, a local test IdP serving real JWKS, a real SQLite file.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use trustpub::idp::{SigningAlg, SigningKey, TestIdp};
+use trustpub_tests::server::{
+    ADMIN_TOKEN, OID, Service, config, entra_claims, entra_token, start_idp,
+};
+
+const UNAUTHORIZED: &str = "no trusted publishing policy of this user trusts this token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_exchange_introspect_and_revoke() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    let policy_id = svc.user_with_policy("contoso", OID).await;
+
+    let (status, body, headers) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tokenType"], "ApiKey");
+    assert_eq!(
+        headers.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let key = body["apiKey"].as_str().expect("apiKey").to_string();
+    assert!(key.starts_with("tpk_"));
+    let expires = body["expires"].as_str().expect("expires");
+    assert!(
+        expires.ends_with('Z') && expires.len() == 20,
+        "RFC 3339 UTC: {expires}"
+    );
+
+    let info = svc.introspect(&key).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["username"], "contoso");
+    assert_eq!(info["owner"], "contoso");
+    assert_eq!(info["policy_id"], policy_id);
+    assert_eq!(info["provider"], "entra-id");
+    let exp = info["exp"].as_u64().expect("exp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    assert!(
+        exp > now + 3500 && exp <= now + 3600,
+        "default lifetime 1 h: {exp} vs {now}"
+    );
+
+    // JSON introspection works too; foreign strings are simply inactive.
+    let r = svc
+        .admin(Method::POST, "/api/v2/token/introspect")
+        .json(&json!({"token": key}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.json::<Value>().await.expect("json")["active"], true);
+    assert_eq!(svc.introspect("not-a-key").await, json!({"active": false}));
+
+    let r = svc
+        .http
+        .delete(svc.url("/api/v2/token"))
+        .header("X-NuGet-ApiKey", &key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 204);
+    assert_eq!(svc.introspect(&key).await, json!({"active": false}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snake_case_request_gets_a_snake_case_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+    let r = svc
+        .http
+        .post(svc.url("/api/v2/token"))
+        .bearer_auth(entra_token(&idp, OID))
+        .json(&json!({"username": "contoso", "token_type": "api_key"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["token_type"], "api_key");
+    assert!(
+        body["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("tpk_"))
+    );
+    assert!(body.get("apiKey").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_inactive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "key_lifetime_seconds = 1",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    assert_eq!(status, 200);
+    let key = body["apiKey"].as_str().expect("key").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(svc.introspect(&key).await, json!({"active": false}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_mistakes_get_json_errors_with_the_documented_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+    let token = entra_token(&idp, OID);
+    let url = svc.url("/api/v2/token");
+    let body = json!({"username": "contoso", "tokenType": "ApiKey"});
+    let post = || svc.http.post(&url);
+
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        (
+            "malformed JSON",
+            post()
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body("{nope"),
+            400,
+        ),
+        (
+            "unknown token type",
+            post()
+                .bearer_auth(&token)
+                .json(&json!({"username": "contoso", "tokenType": "Password"})),
+            400,
+        ),
+        (
+            "missing username",
+            post()
+                .bearer_auth(&token)
+                .json(&json!({"tokenType": "ApiKey"})),
+            400,
+        ),
+        (
+            "missing token type",
+            post()
+                .bearer_auth(&token)
+                .json(&json!({"username": "contoso"})),
+            400,
+        ),
+        (
+            "also an API key",
+            post()
+                .bearer_auth(&token)
+                .header("X-NuGet-ApiKey", "tpk_x")
+                .json(&body),
+            400,
+        ),
+        (
+            "also a cookie",
+            post()
+                .bearer_auth(&token)
+                .header("Cookie", "session=1")
+                .json(&body),
+            400,
+        ),
+        (
+            "not JSON",
+            post()
+                .bearer_auth(&token)
+                .header("content-type", "text/plain")
+                .body(body.to_string()),
+            400,
+        ),
+        ("no Authorization", post().json(&body), 401),
+        ("not a JWT", post().bearer_auth("garbage").json(&body), 401),
+        (
+            "admin token as bearer",
+            post().bearer_auth(ADMIN_TOKEN).json(&body),
+            401,
+        ),
+        (
+            "oversize token",
+            post().bearer_auth("a".repeat(17 * 1024)).json(&body),
+            413,
+        ),
+        (
+            "oversize body",
+            post()
+                .bearer_auth(&token)
+                .json(&json!({"username": "x".repeat(20 * 1024), "tokenType": "ApiKey"})),
+            413,
+        ),
+    ];
+    for (name, request, expected) in cases {
+        let r = request.send().await.expect("send");
+        let status = r.status().as_u16();
+        let www = r
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{name}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{name}: JSON error expected, got {body}"
+        );
+        if expected == 401 {
+            assert_eq!(
+                www.as_deref(),
+                Some("Bearer"),
+                "{name}: 401 carries WWW-Authenticate"
+            );
+        }
+    }
+    // None of those consumed the token: it still works once.
+    assert_eq!(svc.exchange(&token, "contoso").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_say_what_is_wrong_and_unauthorized_says_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+    svc.user_with_policy("fabrikam", "99999999-7e21-4c8e-9f6d-1b2a3c4d5e6f")
+        .await;
+    let r = svc
+        .admin(Method::POST, "/admin/users")
+        .json(&json!({"username": "nopolicies"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201);
+
+    let mut claims = entra_claims(OID);
+    claims["aud"] = json!("api://other");
+    let (status, body, _) = svc
+        .exchange(&idp.mint(&claims).expect("mint"), "contoso")
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("aud claim 'api://other'"),
+        "{body}"
+    );
+
+    // Unknown user, user without policies, user whose policy does not match:
+    // byte-for-byte the same answer.
+    let mut bodies = Vec::new();
+    for user in ["nobody-here", "nopolicies", "fabrikam"] {
+        let r = svc
+            .http
+            .post(svc.url("/api/v2/token"))
+            .bearer_auth(entra_token(&idp, OID))
+            .json(&json!({"username": user, "tokenType": "ApiKey"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{user}");
+        bodies.push(r.bytes().await.expect("body"));
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[1], bodies[2]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bodies[0]).expect("json"),
+        json!({"error": UNAUTHORIZED})
+    );
+
+    // A bad token for an unknown user is judged as a bad token: the token comes first.
+    let (status, body, _) = svc.exchange("a.b.c", "nobody-here").await;
+    assert_eq!(status, 401);
+    assert_ne!(body["error"], UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_exchanged_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+    let token = entra_token(&idp, OID);
+    assert_eq!(svc.exchange(&token, "contoso").await.0, 200);
+    let (status, body, _) = svc.exchange(&token, "contoso").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body["error"],
+        "this token has already been used; request a new one for each exchange"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_exchanges_of_one_token_yield_one_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = std::sync::Arc::new(Service::start(
+        dir.path(),
+        &config(&dir.path().join("db.sqlite"), &idp, ""),
+    ));
+    svc.user_with_policy("contoso", OID).await;
+    let token = entra_token(&idp, OID);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (svc, token) = (svc.clone(), token.clone());
+            tokio::spawn(async move { svc.exchange(&token, "contoso").await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_is_picked_up_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("old").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "jwks_min_refresh_seconds = 0",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    assert_eq!(
+        svc.exchange(&entra_token(&idp, OID), "contoso").await.0,
+        200
+    );
+    idp.rotate(TestIdp::rs256("new").expect("key"));
+    let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_keys_keep_verifying_while_the_idp_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "jwks_min_refresh_seconds = 0",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    let tokens: Vec<String> = (0..2).map(|_| entra_token(&idp, OID)).collect();
+    idp.stop().await;
+    for token in tokens {
+        let (status, body, _) = svc.exchange(&token, "contoso").await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "jwks_min_refresh_seconds = 3600",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    let before = idp.requests();
+    for i in 0..30 {
+        let stranger = SigningKey::generate(SigningAlg::Es256, &format!("bogus-{i}")).expect("key");
+        let (status, body, _) = svc
+            .exchange(&stranger.sign(&entra_claims(OID)).expect("sign"), "contoso")
+            .await;
+        assert_eq!(status, 401);
+        assert!(
+            body["error"]
+                .as_str()
+                .expect("error")
+                .contains("no key with kid"),
+            "{body}"
+        );
+    }
+    assert!(
+        idp.requests() - before <= 1,
+        "{} JWKS fetches for 30 unknown kids",
+        idp.requests() - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_in_a_token_are_never_fetched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let trap = start_idp("trap").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "jwks_min_refresh_seconds = 0",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    // An issuer the test controls...
+    let mut claims = entra_claims(OID);
+    claims["iss"] = json!(trap.base_url());
+    assert_eq!(
+        svc.exchange(&trap.mint(&claims).expect("mint"), "contoso")
+            .await
+            .0,
+        401
+    );
+    // ...and key URLs in the header of an otherwise Entra-shaped token.
+    let metadata = jwt_simple::prelude::KeyMetadata::default()
+        .with_key_set_url(trap.jwks_url())
+        .with_certificate_url(trap.jwks_url());
+    let key = SigningKey::generate(SigningAlg::Rs256, "k1").expect("key");
+    let token = key
+        .sign_with_metadata(&entra_claims(OID), metadata)
+        .expect("sign");
+    assert_eq!(svc.exchange(&token, "contoso").await.0, 401);
+    assert_eq!(
+        trap.requests(),
+        0,
+        "the service contacted an address named by a token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart_on_the_same_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let db = dir.path().join("db.sqlite");
+    let svc = Service::start(dir.path(), &config(&db, &idp, ""));
+    let policy_id = svc.user_with_policy("contoso", OID).await;
+    let token = entra_token(&idp, OID);
+    let (status, body, _) = svc.exchange(&token, "contoso").await;
+    assert_eq!(status, 200);
+    let key = body["apiKey"].as_str().expect("key").to_string();
+    svc.kill();
+
+    let svc = Service::start(dir.path(), &config(&db, &idp, ""));
+    let r = svc
+        .admin(Method::GET, &format!("/admin/policies/{policy_id}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        svc.introspect(&key).await["active"],
+        true,
+        "the key survived"
+    );
+    let (status, body, _) = svc.exchange(&token, "contoso").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            401,
+            Some("this token has already been used; request a new one for each exchange")
+        )
+    );
+    let audit: Value = svc
+        .admin(Method::GET, "/admin/audit?username=contoso")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let outcomes: Vec<&str> = audit
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["replay", "minted"], "most recent first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_full_exchange_hold_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+    let token = entra_token(&idp, OID);
+    let (_, body, _) = svc.exchange(&token, "contoso").await;
+    let key = body["apiKey"].as_str().expect("key").to_string();
+    svc.introspect(&key).await;
+    svc.exchange(&token, "contoso").await;
+    svc.http
+        .delete(svc.url("/api/v2/token"))
+        .header("X-NuGet-ApiKey", &key)
+        .send()
+        .await
+        .expect("send");
+    let logs = svc.logs();
+    assert!(
+        logs.contains("api key minted"),
+        "the exchange was logged:\n{logs}"
+    );
+    let signature = token.rsplit('.').next().expect("signature");
+    for (what, secret) in [
+        ("token", token.as_str()),
+        ("token signature", signature),
+        ("API key", key.as_str()),
+        ("admin token", ADMIN_TOKEN),
+    ] {
+        assert!(!logs.contains(secret), "the logs contain the {what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_api_needs_the_admin_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    for (method, path) in [
+        (Method::GET, "/admin/users"),
+        (Method::POST, "/admin/users"),
+        (Method::GET, "/admin/evaluators"),
+        (Method::POST, "/api/v2/token/introspect"),
+    ] {
+        let r = svc
+            .http
+            .request(method.clone(), svc.url(path))
+            .bearer_auth("wrong-token-wrong-token")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{method} {path}");
+    }
+    let r = svc.admin(Method::POST, "/admin/policies")
+        .json(&json!({"username": "x", "provider": "entra-id", "owner": "x", "criteria": {"tid": "nope"}}))
+        .send().await.expect("send");
+    assert_eq!(
+        r.status(),
+        400,
+        "invalid criteria are refused with the evaluator's message"
+    );
+    let r = svc
+        .admin(Method::GET, "/admin/evaluators")
+        .send()
+        .await
+        .expect("send");
+    let list: Value = r.json().await.expect("json");
+    assert_eq!(list[0]["provider"], "entra-id");
+    assert!(
+        list[0]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    let r = svc
+        .http
+        .get(svc.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+}
