@@ -37,12 +37,14 @@ impl<E: Evaluator> bindings::Guest for Component<E> {
             version,
             issuers,
             criteria_schema,
+            pins,
         } = E::info();
         wit::ProviderInfo {
             name,
             version,
             issuers,
             criteria_schema,
+            pins,
         }
     }
 

@@ -8,6 +8,8 @@ pub struct ProviderInfo {
     pub version: String,
     pub issuers: Vec<String>,
     pub criteria_schema: String,
+    /// Identifiers pinned on first use (see the WIT); empty when none.
+    pub pins: Vec<String>,
 }
 
 /// One federated credential policy (WIT `policy`).

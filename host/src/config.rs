@@ -36,6 +36,9 @@ pub struct Settings {
     /// Bearer token of the operator API; without it `/admin` is disabled.
     pub admin_token: Option<String>,
     pub key_lifetime_seconds: u64,
+    /// How long a policy of a pinning provider (github-actions) stays live
+    /// before its first use, counted from creation or renewal.
+    pub first_use_window_seconds: u64,
     /// Handed to evaluators as `clock_skew_seconds` unless a provider sets its own.
     pub clock_skew_seconds: u64,
     pub max_token_bytes: usize,
@@ -69,6 +72,7 @@ impl Default for Settings {
             database: "sqlite://trustpub.db".into(),
             admin_token: None,
             key_lifetime_seconds: 3600,
+            first_use_window_seconds: 7 * 24 * 3600,
             clock_skew_seconds: 300,
             max_token_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024,
@@ -169,11 +173,12 @@ impl ProviderSettings {
 }
 
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
-const SCALAR_KEYS: [&str; 12] = [
+const SCALAR_KEYS: [&str; 13] = [
     "listen",
     "database",
     "admin_token",
     "key_lifetime_seconds",
+    "first_use_window_seconds",
     "clock_skew_seconds",
     "max_token_bytes",
     "max_body_bytes",
@@ -273,6 +278,16 @@ audience = "api://AzureADTokenExchange"
                 .to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../trustpub.example.toml"
+        ));
+        let s = Settings::load(Some(path), [], &[]).expect("trustpub.example.toml is valid");
+        assert_eq!(s.providers[0].name, "entra-id");
     }
 
     #[test]

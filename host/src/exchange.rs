@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use trustpub_guest::{Evaluation, Policy, Request, UnverifiedJwt};
 
 use crate::keys::{ApiKey, KeyError};
-use crate::registry::EvaluatorRegistry;
+use crate::registry::{ActiveEvaluator, EvaluatorRegistry, Provider};
 use crate::store::{
     AuditEvent, AuditOutcome, ExchangeCommit, NewApiKey, Store, StoreError, StoredPolicy,
 };
@@ -35,6 +35,11 @@ pub enum ExchangeError {
     Unauthorized,
     #[error("{REPLAY_MESSAGE}")]
     Replay,
+    /// Only a lapsed, never-used policy trusts the token.
+    #[error(
+        "policy {0} trusts this token but lapsed before its first use; its owner must renew it (POST /admin/policies/{0}/renew)"
+    )]
+    RenewalRequired(u64),
     /// The provider's evaluator misbehaved (trap, timeout, invalid result).
     #[error("the evaluator for this token's identity provider failed; try again later")]
     EvaluatorFailed,
@@ -67,6 +72,7 @@ pub struct TokenExchange {
     registry: Arc<EvaluatorRegistry>,
     store: Arc<dyn Store>,
     key_lifetime_seconds: u64,
+    first_use_window_seconds: u64,
     /// Bounds concurrent sandboxes to the pooling allocator's slots.
     slots: Arc<Semaphore>,
 }
@@ -76,6 +82,7 @@ impl TokenExchange {
         registry: Arc<EvaluatorRegistry>,
         store: Arc<dyn Store>,
         key_lifetime_seconds: u64,
+        first_use_window_seconds: u64,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(
             registry.runtime().limits().max_concurrent as usize,
@@ -84,6 +91,7 @@ impl TokenExchange {
             registry,
             store,
             key_lifetime_seconds,
+            first_use_window_seconds,
             slots,
         }
     }
@@ -107,6 +115,7 @@ impl TokenExchange {
                 ExchangeError::BadToken(_) => AuditOutcome::BadToken,
                 ExchangeError::Unauthorized => AuditOutcome::Unauthorized,
                 ExchangeError::Replay => AuditOutcome::Replay,
+                ExchangeError::RenewalRequired(_) => AuditOutcome::RenewalRequired,
                 ExchangeError::EvaluatorFailed | ExchangeError::Internal(_) => {
                     AuditOutcome::EvaluatorError
                 }
@@ -152,35 +161,38 @@ impl TokenExchange {
 
         let active = provider.evaluator();
         audit.evaluator_digest = Some(active.evaluator.digest().to_string());
-        let sandbox_request = Request {
-            token: request.token,
-            policies: policies.iter().map(to_guest_policy).collect(),
-            config: provider.config_json.clone(),
-            now,
-        };
-        let keys = provider.jwks.snapshot();
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ExchangeError::Internal(e.to_string()))?;
-        let evaluator = active.clone();
-        let evaluation = blocking(move || {
-            let _permit = permit;
-            evaluator.evaluator.evaluate(&sandbox_request, keys)
-        })
-        .await?
-        .map_err(|e| {
-            tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %e, "evaluator failed");
-            audit.detail = Some(e.to_string());
-            ExchangeError::EvaluatorFailed
-        })?;
-
-        let matched = match evaluation {
+        // A policy that still waits for its first use of a pinning provider
+        // trusts whoever next registers the names in its criteria: it is
+        // live only within its window, and otherwise only tells a token that
+        // would match it that it needs renewing.
+        let pinning = !active.evaluator.info().pins.is_empty();
+        let (live, lapsed): (Vec<&StoredPolicy>, Vec<&StoredPolicy>) =
+            policies.iter().partition(|p| {
+                !pinning
+                    || !p.pins.is_empty()
+                    || p.renewed_at.saturating_add(self.first_use_window_seconds) >= now
+            });
+        let matched = match self
+            .evaluate(&provider, &active, &request.token, &live, now, audit)
+            .await?
+        {
             Evaluation::BadToken(message) => return Err(ExchangeError::BadToken(message)),
-            Evaluation::Unauthorized => return Err(ExchangeError::Unauthorized),
             Evaluation::Matched(matched) => matched,
+            Evaluation::Unauthorized if lapsed.is_empty() => {
+                return Err(ExchangeError::Unauthorized);
+            }
+            Evaluation::Unauthorized => {
+                match self
+                    .evaluate(&provider, &active, &request.token, &lapsed, now, audit)
+                    .await?
+                {
+                    Evaluation::Matched(m) => {
+                        audit.policy_id = Some(m.policy_id);
+                        return Err(ExchangeError::RenewalRequired(m.policy_id));
+                    }
+                    _ => return Err(ExchangeError::Unauthorized),
+                }
+            }
         };
         audit.policy_id = Some(matched.policy_id);
         audit.subject = Some(matched.subject.clone());
@@ -230,6 +242,44 @@ impl TokenExchange {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl TokenExchange {
+    /// One evaluation in a fresh sandbox, bounded by the slot semaphore.
+    async fn evaluate(
+        &self,
+        provider: &Provider,
+        active: &Arc<ActiveEvaluator>,
+        token: &str,
+        policies: &[&StoredPolicy],
+        now: u64,
+        audit: &mut AuditEvent,
+    ) -> Result<Evaluation, ExchangeError> {
+        let request = Request {
+            token: token.to_string(),
+            policies: policies.iter().map(|p| to_guest_policy(p)).collect(),
+            config: provider.config_json.clone(),
+            now,
+        };
+        let keys = provider.jwks.snapshot();
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?;
+        let evaluator = active.clone();
+        blocking(move || {
+            let _permit = permit;
+            evaluator.evaluator.evaluate(&request, keys)
+        })
+        .await?
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %e, "evaluator failed");
+            audit.detail = Some(e.to_string());
+            ExchangeError::EvaluatorFailed
+        })
     }
 }
 

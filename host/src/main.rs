@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trustpub::cli::{Cli, Command, demo, eval, idp, serve};
+use trustpub::cli::{Cli, Command, demo, eval, idp, operator, serve};
 use trustpub::config::LogFormat;
 
 /// Exit code for a command line that does not parse (sysexits' EX_USAGE),
@@ -51,6 +51,8 @@ fn main() -> ExitCode {
             serve::init_logging(LogFormat::Human);
             finish("idp", async_main(idp::run(args)))
         }
+        Command::User(args) => finish("user", async_main(operator::run_user(args))),
+        Command::Policy(args) => finish("policy", async_main(operator::run_policy(args))),
     }
 }
 

@@ -207,3 +207,26 @@ pub fn entra_claims(oid: &str) -> Value {
         &format!("uti-{}-{n}", std::process::id()),
     )
 }
+
+/// Entra ID and GitHub Actions side by side, each with its own test IdP.
+pub fn config_with_github(
+    db: &Path,
+    entra: &TestIdpServer,
+    github: &TestIdpServer,
+    extra: &str,
+) -> String {
+    format!(
+        r#"{entra}
+[[providers]]
+name = "github-actions"
+evaluator = "{evaluator}"
+jwks_url = "{jwks}"
+[providers.config]
+audience = "https://www.nuget.org"
+enterprise_slugs = ["acme"]
+"#,
+        entra = config(db, entra, extra),
+        evaluator = crate::component("github-actions").display(),
+        jwks = github.jwks_url(),
+    )
+}

@@ -12,7 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::idp::{SigningKey, TestIdp, TestIdpServer, entra_app_token_claims};
+use crate::idp::{
+    GithubJob, SigningKey, TestIdp, TestIdpServer, entra_app_token_claims, github_actions_claims,
+};
 
 const DEFAULT_KEY_FILE: &str = "trustpub-idp-key.pem";
 
@@ -52,8 +54,21 @@ pub struct MintArgs {
     /// Object id of the service principal (Entra ID); also the `sub`.
     #[arg(long)]
     pub oid: Option<String>,
-    #[arg(long, default_value = "api://AzureADTokenExchange")]
-    pub audience: String,
+    /// GitHub repository `owner/name` (GitHub Actions).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Workflow file under .github/workflows/ (GitHub Actions), e.g. release.yml.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// Deployment environment of the job (GitHub Actions).
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Numeric ids `OWNER_ID:REPOSITORY_ID` (GitHub Actions; default 1000:2000).
+    #[arg(long, default_value = "1000:2000")]
+    pub ids: String,
+    /// Default: api://AzureADTokenExchange for Entra ID, https://www.nuget.org for GitHub.
+    #[arg(long)]
+    pub audience: Option<String>,
     /// Seconds from now until `exp`.
     #[arg(long, default_value_t = 3600)]
     pub lifetime: u64,
@@ -69,6 +84,8 @@ pub struct MintArgs {
 pub enum TokenKind {
     /// An Entra ID v2.0 app-only token of a service principal.
     Entra,
+    /// A GitHub Actions job's token (needs --repository OWNER/NAME and --workflow).
+    Github,
 }
 
 pub async fn run(args: IdpArgs) -> Result<()> {
@@ -128,11 +145,44 @@ fn base_claims(args: &MintArgs, now: u64) -> Result<Value> {
             let (Some(tid), Some(oid)) = (&args.tid, &args.oid) else {
                 bail!("an Entra ID token needs --tid and --oid");
             };
-            let mut claims =
-                entra_app_token_claims(tid, oid, &args.audience, now, &random_token_id()?);
+            let audience = args
+                .audience
+                .as_deref()
+                .unwrap_or("api://AzureADTokenExchange");
+            let mut claims = entra_app_token_claims(tid, oid, audience, now, &random_token_id()?);
             claims["exp"] = Value::from(now.saturating_add(args.lifetime));
             if let Some(base) = &args.issuer_base {
                 claims["iss"] = Value::from(format!("{}/{tid}/v2.0", base.trim_end_matches('/')));
+            }
+            Ok(claims)
+        }
+        TokenKind::Github => {
+            let (Some(repository), Some(workflow)) = (&args.repository, &args.workflow) else {
+                bail!("a GitHub Actions token needs --repository OWNER/NAME and --workflow FILE");
+            };
+            let Some((owner, name)) = repository.split_once('/') else {
+                bail!("--repository takes OWNER/NAME, got {repository:?}");
+            };
+            let ids = args
+                .ids
+                .split_once(':')
+                .and_then(|(o, r)| Some((o.parse().ok()?, r.parse().ok()?)));
+            let Some((owner_id, repository_id)) = ids else {
+                bail!("--ids takes OWNER_ID:REPOSITORY_ID, got {:?}", args.ids);
+            };
+            let job = GithubJob {
+                owner: owner.into(),
+                repository: name.into(),
+                owner_id,
+                repository_id,
+                workflow: workflow.clone(),
+                environment: args.environment.clone(),
+            };
+            let audience = args.audience.as_deref().unwrap_or("https://www.nuget.org");
+            let mut claims = github_actions_claims(&job, audience, now, &random_token_id()?);
+            claims["exp"] = Value::from(now.saturating_add(args.lifetime));
+            if let Some(base) = &args.issuer_base {
+                claims["iss"] = Value::from(base.trim_end_matches('/'));
             }
             Ok(claims)
         }

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod eval;
 pub mod idp;
+pub mod operator;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -28,4 +29,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// The local test identity provider: serve discovery + JWKS, mint tokens.
     Idp(idp::IdpArgs),
+    /// Manage users (against a running server or the database).
+    User(operator::UserArgs),
+    /// Manage federated credential policies (against a running server or the database).
+    Policy(operator::PolicyArgs),
 }

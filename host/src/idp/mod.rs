@@ -8,7 +8,7 @@ mod claims;
 pub mod server;
 mod signing;
 
-pub use claims::entra_app_token_claims;
+pub use claims::{GITHUB_ISSUER, GithubJob, entra_app_token_claims, github_actions_claims};
 pub use server::{KeysFault, TestIdpServer};
 pub use signing::{SigningAlg, SigningError, SigningKey};
 

@@ -38,6 +38,7 @@ impl LoadedEvaluator {
         let digest = hex_sha256(bytes);
         let component = Component::new(runtime.engine(), bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        check_contract_version(&component, runtime.engine())?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
@@ -52,6 +53,7 @@ impl LoadedEvaluator {
                 version: String::new(),
                 issuers: vec![],
                 criteria_schema: String::new(),
+                pins: vec![],
             },
             issuers: vec![],
             digest,
@@ -76,6 +78,7 @@ impl LoadedEvaluator {
     fn check_info(&self, info: wit::ProviderInfo) -> Result<ProviderInfo, LoadError> {
         let max = self.runtime.limits().max_result_bytes;
         let size = info.name.len()
+            + info.pins.iter().map(String::len).sum::<usize>()
             + info.version.len()
             + info.criteria_schema.len()
             + info.issuers.iter().map(String::len).sum::<usize>();
@@ -103,6 +106,7 @@ impl LoadedEvaluator {
             version: info.version,
             issuers: info.issuers,
             criteria_schema: info.criteria_schema,
+            pins: info.pins,
         })
     }
 
@@ -292,6 +296,37 @@ impl LoadedEvaluator {
             }
         })
     }
+}
+
+/// The contract this host implements (`wit/evaluator.wit`).
+pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 0);
+
+/// Refuses a component built against another version of the contract, even
+/// when its shapes happen to link: a version is a promise about meaning too.
+/// Compatible means semver-compatible: same major, and same minor while 0.x.
+fn check_contract_version(
+    component: &Component,
+    engine: &wasmtime::Engine,
+) -> Result<(), LoadError> {
+    let (major, minor, patch) = CONTRACT_VERSION;
+    for (name, _) in component.component_type().imports(engine) {
+        let Some(rest) = name.strip_prefix("trustpub:evaluator/") else {
+            continue;
+        };
+        let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
+        let parsed: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+        let compatible = match parsed.as_slice() {
+            [0, m, _] => major == 0 && *m == minor,
+            [m, _, _] => *m == major && major != 0,
+            _ => false,
+        };
+        if !compatible {
+            return Err(LoadError::World(format!(
+                "it imports {name}: built against trustpub:evaluator@{version}, but this host implements {major}.{minor}.{patch} (compatible: {major}.{minor}.x)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {

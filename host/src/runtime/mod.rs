@@ -18,7 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use error::{EvalError, LoadError};
-pub use evaluator::LoadedEvaluator;
+pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator};
 pub use limits::{EPOCH_TICK, SandboxLimits};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;

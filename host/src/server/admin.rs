@@ -97,10 +97,19 @@ pub async fn handle(
     state: Arc<AppState>,
     call: AdminCall,
 ) -> Result<Response, std::convert::Infallible> {
-    Ok(respond(dispatch(&state, call).await))
+    Ok(respond(dispatch(&state, call).await.map(
+        |(status, body)| {
+            if status == StatusCode::NO_CONTENT {
+                warp::reply::with_status(warp::reply(), status).into_response()
+            } else {
+                json_reply(status, &body)
+            }
+        },
+    )))
 }
 
-async fn dispatch(state: &AppState, call: AdminCall) -> Result<Response, ApiError> {
+/// Runs one operator call: the HTTP API and the CLI's direct mode share it.
+pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, Value), ApiError> {
     match call {
         AdminCall::CreateUser(body) => {
             let body = parse_json(&body)?;
@@ -112,37 +121,37 @@ async fn dispatch(state: &AppState, call: AdminCall) -> Result<Response, ApiErro
             validate_name("username", &username)?;
             let user = store_call(state, move |s| s.create_user(&username, unix_now())).await?;
             tracing::info!(username = %user.username, "user created");
-            Ok(json_reply(StatusCode::CREATED, &user_json(&user)))
+            Ok((StatusCode::CREATED, user_json(&user)))
         }
         AdminCall::ListUsers => {
             let users = store_call(state, |s| s.list_users()).await?;
-            Ok(json_reply(
+            Ok((
                 StatusCode::OK,
-                &json!(users.iter().map(user_json).collect::<Vec<_>>()),
+                json!(users.iter().map(user_json).collect::<Vec<_>>()),
             ))
         }
         AdminCall::CreatePolicy(body) => create_policy(state, parse_json(&body)?).await,
         AdminCall::ListPolicies(username) => {
             let policies = store_call(state, move |s| s.list_policies(username.as_deref())).await?;
-            Ok(json_reply(
+            Ok((
                 StatusCode::OK,
-                &json!(policies.iter().map(policy_json).collect::<Vec<_>>()),
+                json!(policies.iter().map(policy_json).collect::<Vec<_>>()),
             ))
         }
         AdminCall::GetPolicy(id) => {
             let policy = store_call(state, move |s| s.get_policy(id))
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("policy {id} not found")))?;
-            Ok(json_reply(StatusCode::OK, &policy_json(&policy)))
+            Ok((StatusCode::OK, policy_json(&policy)))
         }
         AdminCall::DeletePolicy(id) => {
             let revoked = store_call(state, move |s| s.delete_policy(id, unix_now())).await?;
             tracing::info!(policy_id = id, keys_revoked = revoked, "policy deleted");
-            Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
+            Ok((StatusCode::NO_CONTENT, Value::Null))
         }
         AdminCall::RenewPolicy(id) => {
             let policy = store_call(state, move |s| s.renew_policy(id, unix_now())).await?;
-            Ok(json_reply(StatusCode::OK, &policy_json(&policy)))
+            Ok((StatusCode::OK, policy_json(&policy)))
         }
         AdminCall::ListEvaluators => {
             let list: Vec<Value> = state
@@ -163,7 +172,7 @@ async fn dispatch(state: &AppState, call: AdminCall) -> Result<Response, ApiErro
                     })
                 })
                 .collect();
-            Ok(json_reply(StatusCode::OK, &json!(list)))
+            Ok((StatusCode::OK, json!(list)))
         }
         AdminCall::Audit { username, limit } => {
             let events = store_call(state, move |s| {
@@ -178,7 +187,7 @@ async fn dispatch(state: &AppState, call: AdminCall) -> Result<Response, ApiErro
                     v
                 })
                 .collect();
-            Ok(json_reply(StatusCode::OK, &json!(list)))
+            Ok((StatusCode::OK, json!(list)))
         }
     }
 }
@@ -200,7 +209,7 @@ struct PolicyBody {
     scopes: Vec<Scope>,
 }
 
-async fn create_policy(state: &AppState, body: Value) -> Result<Response, ApiError> {
+async fn create_policy(state: &AppState, body: Value) -> Result<(StatusCode, Value), ApiError> {
     let body: PolicyBody = serde_json::from_value(body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"username\", \"provider\", \"owner\", \"criteria\": {{...}}, \"scopes\"?: [{{\"packages\", \"actions\"}}]}}: {e}"
@@ -243,7 +252,7 @@ async fn create_policy(state: &AppState, body: Value) -> Result<Response, ApiErr
     };
     let policy = store_call(state, move |s| s.create_policy(&new, unix_now())).await?;
     tracing::info!(policy_id = policy.id, username = %policy.username, provider = %policy.provider, "policy created");
-    Ok(json_reply(StatusCode::CREATED, &policy_json(&policy)))
+    Ok((StatusCode::CREATED, policy_json(&policy)))
 }
 
 fn validate_name(what: &str, name: &str) -> Result<(), ApiError> {

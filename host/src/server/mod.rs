@@ -6,7 +6,7 @@
 //! - [`admin`]: `/admin/*` and `/healthz`;
 //! - [`error`]: the JSON error shape.
 
-mod admin;
+pub mod admin;
 mod error;
 mod routes;
 mod running;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use error::ApiError;
 pub use routes::routes;
-pub use running::{RunningServer, StartupError, start};
+pub use running::{RunningServer, StartupError, build_state, start};
 
 use crate::exchange::TokenExchange;
 use crate::registry::EvaluatorRegistry;

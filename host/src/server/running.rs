@@ -56,6 +56,13 @@ impl RunningServer {
 }
 
 pub async fn start(settings: &Settings) -> Result<RunningServer, StartupError> {
+    let state = build_state(settings).await?;
+    serve(settings, state).await
+}
+
+/// Opens storage, loads every provider's evaluator and keys: everything a
+/// request needs, without a listener (the CLI's direct mode uses it too).
+pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupError> {
     let store = store::open(&settings.database)?;
     let limits = SandboxLimits {
         memory_bytes: settings.evaluator_memory_mib << 20,
@@ -93,6 +100,7 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, StartupError> {
             registry.clone(),
             store.clone(),
             settings.key_lifetime_seconds,
+            settings.first_use_window_seconds,
         ),
         store: store.clone(),
         registry,
@@ -103,6 +111,12 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, StartupError> {
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
     }
+    Ok(state)
+}
+
+/// Starts the listener and the housekeeping task around a built state.
+async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServer, StartupError> {
+    let store = state.store.clone();
     let listener =
         TcpListener::bind(settings.listen)
             .await

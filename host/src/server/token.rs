@@ -96,9 +96,10 @@ async fn exchange_inner(
         })
         .await
         .map_err(|e| match e {
-            ExchangeError::BadToken(_) | ExchangeError::Unauthorized | ExchangeError::Replay => {
-                ApiError::unauthorized(e.to_string())
-            }
+            ExchangeError::BadToken(_)
+            | ExchangeError::Unauthorized
+            | ExchangeError::Replay
+            | ExchangeError::RenewalRequired(_) => ApiError::unauthorized(e.to_string()),
             ExchangeError::EvaluatorFailed => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }

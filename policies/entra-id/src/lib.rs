@@ -30,6 +30,8 @@ impl Evaluator for EntraId {
             version: env!("CARGO_PKG_VERSION").into(),
             issuers: vec![ISSUER_PATTERN.into()],
             criteria_schema: criteria::SCHEMA.into(),
+            // Tenant and object ids are immutable GUIDs: nothing to pin.
+            pins: Vec::new(),
         }
     }
 

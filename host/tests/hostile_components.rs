@@ -1,0 +1,232 @@
+//! Hostile evaluator components (tests/hostile/) against the real sandbox:
+//! each misbehaviour is stopped with the right error, and the runtime that
+//! saw it still runs the real entra-id evaluator normally afterwards.
+//! Build the components first: `cargo xtask components`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::json;
+use trustpub::idp::{TestIdp, entra_app_token_claims};
+use trustpub::jwks::KeySet;
+use trustpub::runtime::{EvalError, EvaluatorRuntime, LoadError, LoadedEvaluator, SandboxLimits};
+use trustpub::{Evaluation, Policy, Request};
+
+const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
+const AUD: &str = "api://AzureADTokenExchange";
+const NOW: u64 = 1_800_000_000;
+
+/// One signing key for all tests (RSA key generation is slow).
+struct Idp {
+    idp: TestIdp,
+    keys: Arc<KeySet>,
+}
+
+fn idp() -> &'static Idp {
+    static IDP: OnceLock<Idp> = OnceLock::new();
+    IDP.get_or_init(|| {
+        let idp = TestIdp::rs256("hostile-test-key").expect("key");
+        let keys = Arc::new(KeySet::from_json(&idp.jwks().to_string()).expect("jwks"));
+        Idp { idp, keys }
+    })
+}
+
+fn component(relative: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../target/components/{relative}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask components` first"))
+}
+
+fn hostile(name: &str) -> Vec<u8> {
+    component(&format!("hostile/{name}.wasm"))
+}
+
+/// Short enough to keep the looping guest quick, ample for entra-id.
+fn limits() -> SandboxLimits {
+    SandboxLimits {
+        timeout: Duration::from_millis(100),
+        memory_bytes: 16 << 20,
+        ..SandboxLimits::default()
+    }
+}
+
+fn runtime() -> EvaluatorRuntime {
+    EvaluatorRuntime::new(limits()).expect("runtime")
+}
+
+fn load_hostile(runtime: &EvaluatorRuntime, name: &str) -> LoadedEvaluator {
+    let evaluator = runtime
+        .load(&hostile(name))
+        .unwrap_or_else(|e| panic!("hostile-{name} loads: {e}"));
+    assert_eq!(evaluator.info().name, format!("hostile-{name}"));
+    evaluator
+}
+
+/// A request the hostile guests never get far enough to look at.
+fn hostile_request() -> Request {
+    Request {
+        token: "a.b.c".into(),
+        policies: vec![
+            Policy {
+                id: 1,
+                criteria: "{}".into(),
+                pins: vec![],
+            },
+            Policy {
+                id: 2,
+                criteria: "{}".into(),
+                pins: vec![],
+            },
+        ],
+        config: "{}".into(),
+        now: NOW,
+    }
+}
+
+fn evaluate_hostile(evaluator: &LoadedEvaluator) -> Result<Evaluation, EvalError> {
+    evaluator.evaluate(&hostile_request(), idp().keys.clone())
+}
+
+/// The real entra-id component, loaded into `runtime`, matches a valid token.
+#[track_caller]
+fn assert_entra_id_still_works(runtime: &EvaluatorRuntime) {
+    let evaluator = runtime
+        .load(&component("entra-id.wasm"))
+        .expect("entra-id loads");
+    let criteria = evaluator
+        .check_criteria(&json!({"tid": TID, "oid": OID}).to_string())
+        .expect("no trap")
+        .expect("valid criteria");
+    let mut claims = entra_app_token_claims(TID, OID, AUD, NOW - 60, "uti-hostile");
+    claims["exp"] = json!(NOW + 3540);
+    let request = Request {
+        token: idp().idp.mint(&claims).expect("mint"),
+        policies: vec![Policy {
+            id: 7,
+            criteria,
+            pins: vec![],
+        }],
+        config: json!({"audience": AUD}).to_string(),
+        now: NOW,
+    };
+    match evaluator.evaluate(&request, idp().keys.clone()) {
+        Ok(Evaluation::Matched(m)) => {
+            assert_eq!(m.policy_id, 7);
+            assert_eq!(m.token_id, "uti-hostile");
+        }
+        other => panic!("entra-id after a hostile guest: expected matched, got {other:?}"),
+    }
+}
+
+#[test]
+fn endless_loop_times_out() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "loop");
+    match evaluate_hostile(&evaluator) {
+        Err(EvalError::Timeout(ms)) => assert_eq!(ms, 100),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // Every call gets a fresh instance with a fresh deadline.
+    assert_eq!(
+        evaluator.check_criteria("{}").expect("no trap"),
+        Ok("{}".to_string())
+    );
+    assert!(matches!(
+        evaluate_hostile(&evaluator),
+        Err(EvalError::Timeout(_))
+    ));
+    assert_entra_id_still_works(&runtime);
+}
+
+#[test]
+fn unbounded_allocation_hits_the_memory_cap() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "memory");
+    match evaluate_hostile(&evaluator) {
+        Err(EvalError::Trap(_)) => {}
+        other => panic!("expected a trap at the memory cap, got {other:?}"),
+    }
+    assert_entra_id_still_works(&runtime);
+}
+
+#[test]
+fn panic_is_a_trap() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "trap");
+    match evaluate_hostile(&evaluator) {
+        Err(EvalError::Trap(_)) => {}
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_entra_id_still_works(&runtime);
+}
+
+#[test]
+fn matching_a_policy_it_was_not_given_is_rejected() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "wrong-policy");
+    match evaluate_hostile(&evaluator) {
+        Err(EvalError::InvalidResult(message)) => {
+            assert!(
+                message.contains("policy") && message.contains("999999"),
+                "{message:?} should name the foreign policy"
+            );
+        }
+        other => panic!("expected an invalid result, got {other:?}"),
+    }
+    assert_entra_id_still_works(&runtime);
+}
+
+#[test]
+fn wasi_import_is_refused_at_load() {
+    let runtime = runtime();
+    match runtime.load(&hostile("wasi")) {
+        Err(LoadError::World(message)) => assert!(
+            message.contains("wasi:random"),
+            "{message:?} should name the missing import"
+        ),
+        other => panic!("expected a world mismatch, got {other:?}"),
+    }
+    assert_entra_id_still_works(&runtime);
+}
+
+#[test]
+fn incompatible_contract_is_refused_at_load() {
+    let runtime = runtime();
+    match runtime.load(&hostile("old-wit")) {
+        Err(LoadError::World(message)) => {
+            assert!(
+                message.contains("trustpub:evaluator@9.0.0") && message.contains("0.1.x"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a contract version mismatch, got {other:?}"),
+    }
+    assert_entra_id_still_works(&runtime);
+}
+
+/// All of them in turn on one runtime, each followed by a normal evaluation.
+#[test]
+fn one_runtime_survives_every_hostile_guest() {
+    let runtime = runtime();
+    for name in ["loop", "memory", "trap", "wrong-policy"] {
+        let evaluator = load_hostile(&runtime, name);
+        let result = evaluate_hostile(&evaluator);
+        assert!(
+            result.is_err(),
+            "hostile-{name}: expected an error, got {result:?}"
+        );
+        assert_entra_id_still_works(&runtime);
+    }
+    for name in ["wasi", "old-wit"] {
+        let result = runtime.load(&hostile(name));
+        assert!(
+            matches!(result, Err(LoadError::World(_))),
+            "hostile-{name}: expected a world mismatch, got {result:?}"
+        );
+        assert_entra_id_still_works(&runtime);
+    }
+}
