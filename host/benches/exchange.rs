@@ -49,6 +49,8 @@ async fn run() {
             jwks_url: Some(idp.jwks_url()),
             discovery_url: None,
             config: toml::toml! { audience = "api://AzureADTokenExchange" },
+            cases: None,
+            limits: Default::default(),
         }],
         ..Settings::default()
     };

@@ -43,12 +43,20 @@ pub struct Settings {
     pub clock_skew_seconds: u64,
     pub max_token_bytes: usize,
     pub max_body_bytes: usize,
+    /// Largest component `PUT /admin/evaluators/{provider}` accepts.
+    pub max_component_bytes: usize,
+    /// Deploy a provider's evaluator when its file is replaced.
+    pub watch_evaluators: bool,
     /// Minimum time between two JWKS fetches of one provider on unknown `kid`s.
     pub jwks_min_refresh_seconds: u64,
     pub evaluation_timeout_ms: u64,
     pub evaluator_memory_mib: usize,
     pub max_concurrent_evaluations: u32,
     pub log_format: LogFormat,
+    /// Keep compiled evaluators on disk so a restart does not recompile.
+    pub compiled_cache: bool,
+    /// Default: `trustpub-compiled/` next to the SQLite database.
+    pub compiled_cache_dir: Option<PathBuf>,
     pub providers: Vec<ProviderSettings>,
 }
 
@@ -63,6 +71,22 @@ pub struct ProviderSettings {
     /// Handed to the evaluator as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
+    /// Tighter sandbox limits for this provider's evaluator.
+    #[serde(default)]
+    pub limits: ProviderLimits,
+    /// Conformance cases every new version of the evaluator must pass
+    /// before it is activated (see `trustpub eval --cases`).
+    #[serde(default)]
+    pub cases: Option<PathBuf>,
+}
+
+/// Per-provider sandbox limits; unset values take the global ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderLimits {
+    pub timeout_ms: Option<u64>,
+    /// At most the global `evaluator_memory_mib`.
+    pub memory_mib: Option<usize>,
 }
 
 impl Default for Settings {
@@ -76,11 +100,15 @@ impl Default for Settings {
             clock_skew_seconds: 300,
             max_token_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024,
+            max_component_bytes: 32 << 20,
+            watch_evaluators: true,
             jwks_min_refresh_seconds: 30,
             evaluation_timeout_ms: 500,
             evaluator_memory_mib: 64,
             max_concurrent_evaluations: 64,
             log_format: LogFormat::Human,
+            compiled_cache: true,
+            compiled_cache_dir: None,
             providers: Vec::new(),
         }
     }
@@ -137,6 +165,15 @@ impl Settings {
             if !names.insert(p.name.as_str()) {
                 return invalid(format!("provider '{}' is configured twice", p.name));
             }
+            if p.limits
+                .memory_mib
+                .is_some_and(|m| m > self.evaluator_memory_mib)
+            {
+                return invalid(format!(
+                    "provider '{}': limits.memory_mib exceeds evaluator_memory_mib ({})",
+                    p.name, self.evaluator_memory_mib
+                ));
+            }
             if p.jwks_url.is_some() == p.discovery_url.is_some() {
                 return invalid(format!(
                     "provider '{}' needs exactly one of jwks_url and discovery_url",
@@ -160,7 +197,37 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Where compiled evaluators are cached, if anywhere.
+    pub fn compiled_cache_path(&self) -> Option<PathBuf> {
+        if !self.compiled_cache {
+            return None;
+        }
+        if let Some(dir) = &self.compiled_cache_dir {
+            return Some(dir.clone());
+        }
+        let db = self
+            .database
+            .strip_prefix("sqlite://")
+            .unwrap_or(&self.database);
+        let parent = Path::new(db)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Some(parent.join("trustpub-compiled"))
+    }
+}
+
 impl ProviderSettings {
+    /// This provider's evaluator limits, over the global ones.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.limits.timeout_ms.map(std::time::Duration::from_millis)
+    }
+
+    pub fn memory_bytes(&self) -> Option<usize> {
+        self.limits.memory_mib.map(|m| m << 20)
+    }
+
     /// The evaluator's configuration as JSON, with the global clock skew
     /// filled in when the provider does not set its own.
     pub fn config_json(&self, clock_skew_seconds: u64) -> String {
@@ -173,7 +240,11 @@ impl ProviderSettings {
 }
 
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
-const SCALAR_KEYS: [&str; 13] = [
+const SCALAR_KEYS: [&str; 17] = [
+    "compiled_cache",
+    "compiled_cache_dir",
+    "max_component_bytes",
+    "watch_evaluators",
     "listen",
     "database",
     "admin_token",

@@ -110,16 +110,23 @@ impl TokenExchange {
             client_addr: request.client_addr.clone(),
         };
         let result = self.run(request, now, &mut audit).await;
+        let provider = audit.provider.as_deref().unwrap_or("none");
+        let outcome = match &result {
+            Ok(_) => AuditOutcome::Minted,
+            Err(ExchangeError::BadToken(_)) => AuditOutcome::BadToken,
+            Err(ExchangeError::Unauthorized) => AuditOutcome::Unauthorized,
+            Err(ExchangeError::Replay) => AuditOutcome::Replay,
+            Err(ExchangeError::RenewalRequired(_)) => AuditOutcome::RenewalRequired,
+            Err(ExchangeError::EvaluatorFailed | ExchangeError::Internal(_)) => {
+                AuditOutcome::EvaluatorError
+            }
+        };
+        self.registry.metrics().exchange(provider, outcome.as_str());
+        if matches!(result, Err(ExchangeError::EvaluatorFailed)) {
+            self.registry.metrics().evaluator_failure(provider);
+        }
         if let Err(e) = &result {
-            audit.outcome = match e {
-                ExchangeError::BadToken(_) => AuditOutcome::BadToken,
-                ExchangeError::Unauthorized => AuditOutcome::Unauthorized,
-                ExchangeError::Replay => AuditOutcome::Replay,
-                ExchangeError::RenewalRequired(_) => AuditOutcome::RenewalRequired,
-                ExchangeError::EvaluatorFailed | ExchangeError::Internal(_) => {
-                    AuditOutcome::EvaluatorError
-                }
-            };
+            audit.outcome = outcome;
             audit.detail.get_or_insert_with(|| e.to_string());
             let store = self.store.clone();
             let recorded = blocking(move || store.record_audit(&audit)).await;

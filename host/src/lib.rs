@@ -13,17 +13,21 @@
 
 pub mod cli;
 pub mod config;
+pub mod conformance;
+pub mod deploy;
 pub mod exchange;
 pub mod idp;
 pub mod jwks;
 pub mod jwks_cache;
 pub mod jws;
 pub mod keys;
+pub mod metrics;
 pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod verdict;
+pub mod watch;
 
 pub use trustpub_guest::{Evaluation, Matched, Policy, ProviderInfo, Request};
 

@@ -29,7 +29,9 @@ impl Service {
     pub fn start(dir: &Path, config: &str) -> Self {
         let config_path = dir.join("trustpub.toml");
         std::fs::write(&config_path, config).expect("write config");
-        let log_path = dir.join(format!("trustpub-{}.log", std::process::id()));
+        static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log_path = dir.join(format!("trustpub-{}-{n}.log", std::process::id()));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -198,3 +198,66 @@ fn invalid_criteria_in_the_policies_file_are_reported() {
     assert_eq!(code, 3);
     assert!(stderr.contains("policy 1: invalid criteria"), "{stderr}");
 }
+
+#[test]
+fn conformance_cases_pass_and_fail_with_reasons() {
+    let case = Case::new();
+    let jwks: Value =
+        serde_json::from_str(&std::fs::read_to_string(case.path("jwks.json")).expect("jwks"))
+            .expect("json");
+    let policies = json!([{"id": 7, "criteria": {"tid": TID, "oid": OID}}]);
+    let cases = |expect_matched: &str| {
+        json!({
+            "jwks": jwks,
+            "config": {"audience": AUD},
+            "cases": [
+                {"name": "genuine", "token": case.token(), "now": NOW, "policies": policies, "expect": {"result": expect_matched}},
+                {"name": "garbage", "token": "a.b.c", "now": NOW, "expect": {"result": "bad-token"}},
+            ]
+        })
+        .to_string()
+    };
+    let run = |file: &str| {
+        let out = run_trustpub(
+            &[
+                "eval",
+                "--evaluator",
+                &component("entra-id").display().to_string(),
+                "--cases",
+                file,
+            ],
+            None,
+        );
+        let verdict: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        (out.status.code().expect("code"), verdict)
+    };
+    let (code, verdict) = run(&case.write("pass.json", cases("matched")));
+    assert_eq!((code, verdict), (0, json!({"cases": 2, "passed": true})));
+    let (code, verdict) = run(&case.write("fail.json", cases("unauthorized")));
+    assert_eq!(code, 1);
+    let failures = verdict["failures"].as_str().expect("failures");
+    assert!(
+        failures.contains("'genuine'") && failures.contains("1 of 2"),
+        "{failures}"
+    );
+}
+
+#[test]
+fn a_server_refuses_to_start_with_an_evaluator_failing_its_cases() {
+    let case = Case::new();
+    let cases = json!({"cases": [{"name": "must be unauthorized", "token": "a.b.c", "now": NOW, "expect": {"result": "unauthorized"}}]});
+    let cases_path = case.write("cases.json", cases.to_string());
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n[[providers]]\nname = \"entra-id\"\nevaluator = \"{}\"\njwks_url = \"http://127.0.0.1:9/keys\"\ncases = \"{cases_path}\"\n[providers.config]\naudience = \"{AUD}\"\n",
+        case.path("db.sqlite"),
+        component("entra-id").display()
+    );
+    let config_path = case.write("trustpub.toml", config);
+    let out = run_trustpub(&["serve", "--config", &config_path], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("conformance cases") && stderr.contains("must be unauthorized"),
+        "{stderr}"
+    );
+}

@@ -46,6 +46,8 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
             jwks_url: Some(idp.jwks_url()),
             discovery_url: None,
             config: toml::toml! { audience = "api://AzureADTokenExchange" },
+            cases: None,
+            limits: Default::default(),
         }],
         ..Settings::default()
     };

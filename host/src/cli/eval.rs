@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-use trustpub_guest::{Evaluation, Policy, Request};
+use trustpub_guest::{Evaluation, Request};
 
+use crate::conformance::{ConformanceCases, PolicyFile, normalize_policies};
 use crate::jwks::KeySet;
 use crate::jws::{KeyResolver, NoKeys};
 use crate::runtime::{EvaluatorRuntime, SandboxLimits};
@@ -20,11 +20,15 @@ pub struct EvalArgs {
     #[arg(long)]
     pub evaluator: PathBuf,
     /// The token itself, `@path` to read it from a file, or `-` for stdin.
-    #[arg(long)]
-    pub token: String,
+    #[arg(long, required_unless_present = "cases")]
+    pub token: Option<String>,
     /// The policies: `[{"id": 7, "criteria": {...}, "pins": {...}}, ...]`.
-    #[arg(long)]
-    pub policies: PathBuf,
+    #[arg(long, required_unless_present = "cases")]
+    pub policies: Option<PathBuf>,
+    /// Run a conformance cases file instead (see `conformance.rs`): prints
+    /// `{"cases": N, "passed": true}` and exits 0, or the failures and exits 1.
+    #[arg(long, conflicts_with_all = ["token", "policies", "jwks", "now"])]
+    pub cases: Option<PathBuf>,
     /// The issuer's keys as a JWKS document; without it no signature verifies.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
@@ -59,21 +63,9 @@ pub enum EvalCommandError {
     Eval(#[from] crate::runtime::EvalError),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    id: u64,
-    criteria: serde_json::Value,
-    #[serde(default)]
-    pins: std::collections::BTreeMap<String, String>,
-}
-
 /// Runs the evaluation; returns the verdict as JSON and the exit code.
 pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError> {
     let component = read(&args.evaluator, "the evaluator")?;
-    let token = read_token(&args.token)?;
-    let policies_json =
-        String::from_utf8_lossy(&read(&args.policies, "the policies file")?).into_owned();
     let config = match &args.config {
         Some(path) => {
             let text = String::from_utf8_lossy(&read(path, "the config file")?).into_owned();
@@ -89,6 +81,29 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
         }
         None => "{}".to_string(),
     };
+    if let Some(path) = &args.cases {
+        let cases = ConformanceCases::load(path)
+            .map_err(|e| EvalCommandError::Input(format!("{}: {e}", path.display())))?;
+        let evaluator = EvaluatorRuntime::new(SandboxLimits::default())?.load(&component)?;
+        return Ok(match cases.run(&evaluator, &config) {
+            Ok(()) => (
+                serde_json::json!({"cases": cases.len(), "passed": true}),
+                EXIT_MATCHED,
+            ),
+            Err(failures) => (
+                serde_json::json!({"cases": cases.len(), "passed": false, "failures": failures}),
+                EXIT_UNAUTHORIZED,
+            ),
+        });
+    }
+    let (Some(token_arg), Some(policies_path)) = (&args.token, &args.policies) else {
+        return Err(EvalCommandError::Input(
+            "--token and --policies are required".into(),
+        ));
+    };
+    let token = read_token(token_arg)?;
+    let policies_json =
+        String::from_utf8_lossy(&read(policies_path, "the policies file")?).into_owned();
     let keys: Arc<dyn KeyResolver> = match &args.jwks {
         Some(path) => {
             let text = String::from_utf8_lossy(&read(path, "the JWKS file")?).into_owned();
@@ -107,20 +122,8 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
             "the policies file must be a JSON list of {{\"id\", \"criteria\", \"pins\"?}}: {e}"
         ))
     })?;
-    let mut policies = Vec::with_capacity(files.len());
-    for file in files {
-        // The server stores criteria as the evaluator normalized them; do the same.
-        let criteria = evaluator
-            .check_criteria(&file.criteria.to_string())?
-            .map_err(|message| {
-                EvalCommandError::Input(format!("policy {}: invalid criteria: {message}", file.id))
-            })?;
-        policies.push(Policy {
-            id: file.id,
-            criteria,
-            pins: file.pins.into_iter().collect(),
-        });
-    }
+    // The server stores criteria as the evaluator normalized them; do the same.
+    let policies = normalize_policies(&evaluator, &files).map_err(EvalCommandError::Input)?;
     let now = args.now.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -33,4 +33,6 @@ pub enum Command {
     User(operator::UserArgs),
     /// Manage federated credential policies (against a running server or the database).
     Policy(operator::PolicyArgs),
+    /// Deploy, roll back and list evaluator components.
+    Evaluator(operator::EvaluatorArgs),
 }

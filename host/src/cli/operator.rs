@@ -86,6 +86,57 @@ pub enum PolicyCommand {
     Renew { id: u64 },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct EvaluatorArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub command: EvaluatorCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EvaluatorCommand {
+    /// Validate and activate a new version of a provider's evaluator.
+    Push {
+        provider: String,
+        component: PathBuf,
+    },
+    /// Re-activate the version before the current one.
+    Rollback { provider: String },
+    /// Show each provider's active evaluator and digest.
+    List,
+}
+
+pub async fn run_evaluator(args: EvaluatorArgs) -> Result<()> {
+    let (method, path, call, body) = match args.command {
+        EvaluatorCommand::Push {
+            provider,
+            component,
+        } => {
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("cannot read {}", component.display()))?;
+            let path = format!("/admin/evaluators/{provider}");
+            (
+                "PUT",
+                path,
+                AdminCall::DeployEvaluator(provider, bytes.clone().into()),
+                Some(Body::Bytes(bytes)),
+            )
+        }
+        EvaluatorCommand::Rollback { provider } => {
+            let path = format!("/admin/evaluators/{provider}/rollback");
+            ("POST", path, AdminCall::RollbackEvaluator(provider), None)
+        }
+        EvaluatorCommand::List => (
+            "GET",
+            "/admin/evaluators".to_string(),
+            AdminCall::ListEvaluators,
+            None,
+        ),
+    };
+    print(call_api(&args.target, method, &path, call, body).await?)
+}
+
 pub async fn run_user(args: UserArgs) -> Result<()> {
     let (method, path, call, body) = match args.command {
         UserCommand::Add { username } => {
@@ -94,7 +145,7 @@ pub async fn run_user(args: UserArgs) -> Result<()> {
                 "POST",
                 "/admin/users".to_string(),
                 AdminCall::CreateUser(body.to_string().into()),
-                Some(body),
+                Some(Body::Json(body)),
             )
         }
         UserCommand::List => (
@@ -131,7 +182,7 @@ pub async fn run_policy(args: PolicyArgs) -> Result<()> {
                 "POST",
                 "/admin/policies".to_string(),
                 AdminCall::CreatePolicy(body.to_string().into()),
-                Some(body),
+                Some(Body::Json(body)),
             )
         }
         PolicyCommand::List { username } => {
@@ -166,13 +217,19 @@ fn parse_scope(spec: &str) -> Result<Value> {
     )
 }
 
+/// A request body for the HTTP mode.
+enum Body {
+    Json(Value),
+    Bytes(Vec<u8>),
+}
+
 /// One call, over HTTP or directly; returns the JSON answer.
 async fn call_api(
     target: &Target,
     method: &str,
     path: &str,
     call: AdminCall,
-    body: Option<Value>,
+    body: Option<Body>,
 ) -> Result<Value> {
     if let Some(config) = &target.config {
         let settings = Settings::load(Some(config), std::env::vars(), &[])?;
@@ -193,8 +250,14 @@ async fn call_api(
     let mut request = reqwest::Client::new()
         .request(method, &url)
         .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
+    match body {
+        Some(Body::Json(body)) => request = request.json(&body),
+        Some(Body::Bytes(bytes)) => {
+            request = request
+                .header("content-type", "application/wasm")
+                .body(bytes)
+        }
+        None => {}
     }
     let response = request
         .send()

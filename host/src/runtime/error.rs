@@ -13,6 +13,12 @@ pub enum LoadError {
     Info(#[source] EvalError),
     #[error("the evaluator's info() is unusable: {0}")]
     BadInfo(String),
+    #[error("the compiled cache directory {path} is unusable: {source}")]
+    Cache {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A misbehaving evaluator (never a verdict about the token).

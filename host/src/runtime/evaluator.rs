@@ -9,8 +9,9 @@ use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{EvaluatorPre, wit};
+use super::cache::{CacheOutcome, Lookup};
 use super::sandbox::{SandboxState, SharedVerifier};
-use super::{EvalError, EvaluatorRuntime, LoadError};
+use super::{EvalError, EvaluatorRuntime, LoadError, SandboxLimits};
 use crate::jws::{KeyResolver, KeyVerifier, NoKeys};
 
 /// A validated evaluator: compiled once, pre-linked, described by its own
@@ -22,6 +23,9 @@ pub struct LoadedEvaluator {
     info: ProviderInfo,
     issuers: Vec<IssuerPattern>,
     digest: String,
+    cache_outcome: CacheOutcome,
+    /// This evaluator's limits: the runtime's, or tighter ones per provider.
+    limits: SandboxLimits,
 }
 
 impl std::fmt::Debug for LoadedEvaluator {
@@ -36,8 +40,22 @@ impl std::fmt::Debug for LoadedEvaluator {
 impl LoadedEvaluator {
     pub(super) fn load(runtime: EvaluatorRuntime, bytes: &[u8]) -> Result<Self, LoadError> {
         let digest = hex_sha256(bytes);
-        let component = Component::new(runtime.engine(), bytes)
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let key = runtime
+            .compiled_cache()
+            .map(|cache| cache.key(runtime.engine(), &digest));
+        let compile = || {
+            Component::new(runtime.engine(), bytes)
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))
+        };
+        let (component, cache_outcome) = match (runtime.compiled_cache(), &key) {
+            (Some(cache), Some(key)) => match cache.lookup(key, runtime.engine()) {
+                Lookup::Hit(component) => (component, CacheOutcome::Hit),
+                Lookup::Miss => (compile()?, CacheOutcome::Miss),
+                Lookup::Unusable => (compile()?, CacheOutcome::Rebuilt),
+            },
+            _ => (compile()?, CacheOutcome::Disabled),
+        };
+        runtime.record_compile(cache_outcome);
         check_contract_version(&component, runtime.engine())?;
         let instance_pre = runtime
             .linker()
@@ -45,6 +63,7 @@ impl LoadedEvaluator {
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
         let pre =
             EvaluatorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let runtime_limits = runtime.limits().clone();
         let mut loaded = Self {
             runtime,
             pre,
@@ -57,6 +76,8 @@ impl LoadedEvaluator {
             },
             issuers: vec![],
             digest,
+            cache_outcome,
+            limits: runtime_limits,
         };
         let (mut store, instance) = loaded
             .instantiate(loaded.no_keys())
@@ -72,11 +93,31 @@ impl LoadedEvaluator {
             .map(|p| IssuerPattern::parse(p))
             .collect::<Result<_, _>>()
             .map_err(LoadError::BadInfo)?;
+        // Written only now, once the component has proved to be an
+        // evaluator: components refused at load never take disk space.
+        if let (Some(cache), Some(key)) = (loaded.runtime.compiled_cache(), &key)
+            && cache_outcome != CacheOutcome::Hit
+        {
+            cache.store(key, &component);
+        }
+        let (name, digest) = (&loaded.info.name, &loaded.digest);
+        match cache_outcome {
+            CacheOutcome::Hit => {
+                tracing::info!(%name, %digest, "evaluator loaded from the compiled cache")
+            }
+            CacheOutcome::Miss => tracing::info!(%name, %digest, "evaluator compiled"),
+            CacheOutcome::Rebuilt => tracing::info!(
+                %name, %digest,
+                "compiled cache entry was unusable; evaluator recompiled"
+            ),
+            // No cache configured (the CLI, tests): nothing worth reporting.
+            CacheOutcome::Disabled => tracing::debug!(%name, %digest, "evaluator compiled"),
+        }
         Ok(loaded)
     }
 
     fn check_info(&self, info: wit::ProviderInfo) -> Result<ProviderInfo, LoadError> {
-        let max = self.runtime.limits().max_result_bytes;
+        let max = self.limits.max_result_bytes;
         let size = info.name.len()
             + info.pins.iter().map(String::len).sum::<usize>()
             + info.version.len()
@@ -110,6 +151,26 @@ impl LoadedEvaluator {
         })
     }
 
+    /// Tightens the time limit and memory cap for this evaluator (a
+    /// provider's own limits); the memory cap never exceeds the engine's.
+    pub fn with_limits(
+        mut self,
+        timeout: Option<std::time::Duration>,
+        memory_bytes: Option<usize>,
+    ) -> Self {
+        if let Some(timeout) = timeout {
+            self.limits.timeout = timeout;
+        }
+        if let Some(memory) = memory_bytes {
+            self.limits.memory_bytes = memory.min(self.runtime.limits().memory_bytes);
+        }
+        self
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
     pub fn info(&self) -> &ProviderInfo {
         &self.info
     }
@@ -117,6 +178,11 @@ impl LoadedEvaluator {
     /// The sha256 of the component bytes, lowercase hex.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Whether this evaluator's code came from the compiled cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache_outcome
     }
 
     /// Whether this evaluator declares an issuer pattern matching `iss`.
@@ -131,10 +197,7 @@ impl LoadedEvaluator {
         request: &Request,
         keys: Arc<dyn KeyResolver>,
     ) -> Result<Evaluation, EvalError> {
-        let verifier = Arc::new(KeyVerifier::new(
-            keys,
-            self.runtime.limits().max_token_bytes,
-        ));
+        let verifier = Arc::new(KeyVerifier::new(keys, self.limits.max_token_bytes));
         self.evaluate_with(request, verifier)
     }
 
@@ -145,7 +208,7 @@ impl LoadedEvaluator {
         request: &Request,
         verifier: SharedVerifier,
     ) -> Result<Evaluation, EvalError> {
-        let limit = self.runtime.limits().max_request_bytes;
+        let limit = self.limits.max_request_bytes;
         let size = request.token.len()
             + request.config.len()
             + request
@@ -184,17 +247,17 @@ impl LoadedEvaluator {
     /// Runs `check-criteria` in a fresh instance: `Ok(Err(message))` is the
     /// evaluator's verdict that the criteria are invalid.
     pub fn check_criteria(&self, criteria: &str) -> Result<Result<String, String>, EvalError> {
-        if criteria.len() > self.runtime.limits().max_request_bytes {
+        if criteria.len() > self.limits.max_request_bytes {
             return Err(EvalError::RequestTooLarge {
                 size: criteria.len(),
-                limit: self.runtime.limits().max_request_bytes,
+                limit: self.limits.max_request_bytes,
             });
         }
         let (mut store, instance) = self.instantiate(self.no_keys())?;
         let result = instance
             .call_check_criteria(&mut store, criteria)
             .map_err(|e| self.call_error(e))?;
-        let max = self.runtime.limits().max_result_bytes;
+        let max = self.limits.max_result_bytes;
         let len = match &result {
             Ok(s) | Err(s) => s.len(),
         };
@@ -209,7 +272,7 @@ impl LoadedEvaluator {
     fn no_keys(&self) -> SharedVerifier {
         Arc::new(KeyVerifier::new(
             Arc::new(NoKeys),
-            self.runtime.limits().max_token_bytes,
+            self.limits.max_token_bytes,
         ))
     }
 
@@ -217,7 +280,7 @@ impl LoadedEvaluator {
         &self,
         verifier: SharedVerifier,
     ) -> Result<(Store<SandboxState>, super::bindings::Evaluator), EvalError> {
-        let limits = self.runtime.limits();
+        let limits = &self.limits;
         let state = SandboxState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
@@ -241,7 +304,7 @@ impl LoadedEvaluator {
     }
 
     fn call_error(&self, error: wasmtime::Error) -> EvalError {
-        EvalError::from_call(error, self.runtime.limits().timeout.as_millis())
+        EvalError::from_call(error, self.limits.timeout.as_millis())
     }
 
     /// A guest may only match a policy it was given, and its strings are bounded.
@@ -250,7 +313,7 @@ impl LoadedEvaluator {
         request: &Request,
         result: wit::Evaluation,
     ) -> Result<Evaluation, EvalError> {
-        let max = self.runtime.limits().max_result_bytes;
+        let max = self.limits.max_result_bytes;
         let too_long = |what: &str, len: usize| {
             EvalError::InvalidResult(format!("{what} is {len} bytes, over the {max}-byte limit"))
         };
@@ -329,9 +392,10 @@ fn check_contract_version(
     Ok(())
 }
 
-pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

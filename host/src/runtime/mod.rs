@@ -4,21 +4,28 @@
 //! Sandbox: no WASI and no import but `crypto` (a component asking for
 //! anything else fails to link), a linear-memory cap, one instance and a few
 //! tables per store, and an epoch deadline so a looping guest is interrupted.
+//!
+//! Compiled code can be kept on disk ([`EvaluatorRuntime::with_compiled_cache`])
+//! so a restart loads evaluators instead of compiling them again.
 
 mod bindings;
+mod cache;
 mod error;
 mod evaluator;
 mod limits;
 mod sandbox;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use cache::CompileCounters;
+pub use cache::{CacheOutcome, CompileStats, CompiledCache};
 pub use error::{EvalError, LoadError};
-pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator};
+pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator, hex_sha256 as component_digest};
 pub use limits::{EPOCH_TICK, SandboxLimits};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;
@@ -35,12 +42,18 @@ struct Inner {
     engine: Engine,
     linker: Linker<SandboxState>,
     limits: SandboxLimits,
+    cache: Option<CompiledCache>,
+    stats: CompileCounters,
 }
 
 impl std::fmt::Debug for EvaluatorRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EvaluatorRuntime")
             .field("limits", &self.inner.limits)
+            .field(
+                "compiled_cache",
+                &self.inner.cache.as_ref().map(|c| c.dir()),
+            )
             .finish()
     }
 }
@@ -69,8 +82,42 @@ impl EvaluatorRuntime {
                 engine,
                 linker,
                 limits,
+                cache: None,
+                stats: CompileCounters::default(),
             }),
         })
+    }
+
+    /// This runtime, keeping compiled components in `dir` (created if
+    /// missing, refused if world-writable): a later runtime with the same
+    /// engine configuration and directory loads them without compiling.
+    ///
+    /// Returns a new runtime sharing the engine, with its own statistics;
+    /// call it right after [`new`](Self::new).
+    pub fn with_compiled_cache(self, dir: impl Into<PathBuf>) -> Result<Self, LoadError> {
+        let dir = dir.into();
+        let cache = CompiledCache::new(&dir).map_err(|source| LoadError::Cache {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine: self.inner.engine.clone(),
+                linker: self.inner.linker.clone(),
+                limits: self.inner.limits.clone(),
+                cache: Some(cache),
+                stats: CompileCounters::default(),
+            }),
+        })
+    }
+
+    /// Compilations and cache hits of this runtime's loads so far.
+    pub fn compile_stats(&self) -> CompileStats {
+        self.inner.stats.snapshot()
+    }
+
+    pub fn compiled_cache(&self) -> Option<&CompiledCache> {
+        self.inner.cache.as_ref()
     }
 
     pub fn limits(&self) -> &SandboxLimits {
@@ -89,6 +136,10 @@ impl EvaluatorRuntime {
 
     pub(crate) fn linker(&self) -> &Linker<SandboxState> {
         &self.inner.linker
+    }
+
+    pub(crate) fn record_compile(&self, outcome: CacheOutcome) {
+        self.inner.stats.record(outcome);
     }
 }
 

@@ -86,6 +86,8 @@ pub enum AdminCall {
     DeletePolicy(u64),
     RenewPolicy(u64),
     ListEvaluators,
+    DeployEvaluator(String, bytes::Bytes),
+    RollbackEvaluator(String),
     Audit {
         username: Option<String>,
         limit: u32,
@@ -168,11 +170,30 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
                         "digest": format!("sha256:{}", active.evaluator.digest()),
                         "issuers": info.issuers,
                         "active_since": humantime::format_rfc3339_seconds(active.active_since).to_string(),
+                        "previous_digest": p.previous_digest().map(|d| format!("sha256:{d}")),
                         "jwks_fetches": p.jwks.fetch_count(),
                     })
                 })
                 .collect();
             Ok((StatusCode::OK, json!(list)))
+        }
+        AdminCall::DeployEvaluator(provider, body) => {
+            let registry = state.registry.clone();
+            let deployed = tokio::task::spawn_blocking(move || {
+                registry.deploy(&provider, body.to_vec(), crate::deploy::DeployOrigin::Api)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(deploy_error)?;
+            Ok((StatusCode::OK, deployed_json(&deployed)))
+        }
+        AdminCall::RollbackEvaluator(provider) => {
+            let registry = state.registry.clone();
+            let deployed = tokio::task::spawn_blocking(move || registry.rollback(&provider))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(deploy_error)?;
+            Ok((StatusCode::OK, deployed_json(&deployed)))
         }
         AdminCall::Audit { username, limit } => {
             let events = store_call(state, move |s| {
@@ -190,6 +211,26 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
             Ok((StatusCode::OK, json!(list)))
         }
     }
+}
+
+fn deploy_error(e: crate::deploy::DeployError) -> ApiError {
+    use crate::deploy::DeployError;
+    match e {
+        DeployError::UnknownProvider(_) => ApiError::not_found(e.to_string()),
+        DeployError::Rejected(_) => ApiError::bad_request(e.to_string()),
+        DeployError::NoPrevious(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        DeployError::Internal(_) => ApiError::internal(e),
+    }
+}
+
+fn deployed_json(d: &crate::deploy::Deployed) -> Value {
+    json!({
+        "provider": d.provider,
+        "digest": format!("sha256:{}", d.digest),
+        "version": d.version,
+        "previous_digest": d.previous_digest.as_ref().map(|p| format!("sha256:{p}")),
+        "unchanged": d.unchanged,
+    })
 }
 
 /// Parsed after authentication, so a stranger learns nothing from a 400.

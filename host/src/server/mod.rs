@@ -30,4 +30,5 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub max_token_bytes: usize,
     pub max_body_bytes: usize,
+    pub max_component_bytes: usize,
 }

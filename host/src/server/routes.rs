@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warp::Filter;
+use warp::{Filter, Reply};
 
 use super::admin::{self, AdminCall};
 use super::{AppState, error, token};
@@ -34,6 +34,21 @@ pub fn routes(
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
         .and_then(token::revoke);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(|state: Arc<AppState>| {
+            let metrics = state.registry.metrics();
+            for p in state.registry.providers() {
+                metrics.set_jwks_fetches(&p.name, p.jwks.fetch_count());
+            }
+            warp::reply::with_header(
+                metrics.render(),
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .into_response()
+        });
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .and(with_state.clone())
@@ -95,6 +110,17 @@ pub fn routes(
             .and(warp::get())
             .and(admin_auth.clone())
             .map(|s| (s, AdminCall::ListEvaluators));
+        let max_component = state.max_component_bytes as u64;
+        let deploy = warp::path!("admin" / "evaluators" / String)
+            .and(warp::put())
+            .and(admin_auth.clone())
+            .and(warp::body::content_length_limit(max_component))
+            .and(warp::body::bytes())
+            .map(|provider, s, b| (s, AdminCall::DeployEvaluator(provider, b)));
+        let rollback = warp::path!("admin" / "evaluators" / String / "rollback")
+            .and(warp::post())
+            .and(admin_auth.clone())
+            .map(|provider, s| (s, AdminCall::RollbackEvaluator(provider)));
         let audit = warp::path!("admin" / "audit")
             .and(warp::get())
             .and(admin_auth.clone())
@@ -123,6 +149,10 @@ pub fn routes(
             .unify()
             .or(evaluators)
             .unify()
+            .or(deploy)
+            .unify()
+            .or(rollback)
+            .unify()
             .or(audit)
             .unify()
             .and_then(|(state, call): (Arc<AppState>, AdminCall)| admin::handle(state, call))
@@ -134,6 +164,8 @@ pub fn routes(
         .or(introspect)
         .unify()
         .or(healthz)
+        .unify()
+        .or(metrics)
         .unify()
         .or(admin)
         .unify()

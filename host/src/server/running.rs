@@ -42,6 +42,7 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
+    _watch: Option<crate::watch::EvaluatorWatch>,
 }
 
 impl RunningServer {
@@ -75,7 +76,10 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
         let settings = settings.clone();
         // Compiling components is CPU work: keep it off the async threads.
         tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
-            let runtime = EvaluatorRuntime::new(limits)?;
+            let mut runtime = EvaluatorRuntime::new(limits)?;
+            if let Some(dir) = settings.compiled_cache_path() {
+                runtime = runtime.with_compiled_cache(dir)?;
+            }
             Ok(EvaluatorRegistry::load(&settings, runtime, http_client())?)
         })
         .await
@@ -107,6 +111,7 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
         admin_token: settings.admin_token.clone(),
         max_token_bytes: settings.max_token_bytes,
         max_body_bytes: settings.max_body_bytes,
+        max_component_bytes: settings.max_component_bytes,
     });
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
@@ -155,8 +160,18 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             }
         }
     });
+    let watch = if settings.watch_evaluators {
+        Some(
+            crate::watch::watch_evaluators(state.registry.clone()).map_err(|e| {
+                StartupError::Task(format!("cannot watch the evaluator files: {e}"))
+            })?,
+        )
+    } else {
+        None
+    };
     tracing::info!(%addr, "trustpub listening");
     Ok(RunningServer {
+        _watch: watch,
         addr,
         state,
         shutdown: Some(tx),

@@ -1,0 +1,223 @@
+//! Deploying a new evaluator version, and rolling back, without a restart.
+//!
+//! Every path — `PUT /admin/evaluators/{provider}`, a replaced component
+//! file, `trustpub evaluator push` — goes through [`EvaluatorRegistry::deploy`]:
+//! compile, check the contract and the world, read `info()` within the
+//! sandbox limits, check the name and that no other provider claims its
+//! issuers, pass the provider's conformance cases; only then swap. A rejected
+//! component leaves the active one serving.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::registry::{ActiveEvaluator, EvaluatorRegistry, Provider};
+use crate::runtime::component_digest;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployOrigin {
+    /// `PUT /admin/evaluators/{provider}` (also `trustpub evaluator push`).
+    Api,
+    /// The provider's component file was replaced.
+    File,
+}
+
+impl DeployOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::File => "file",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("unknown provider '{0}'")]
+    UnknownProvider(String),
+    /// The component is not acceptable; the active version keeps serving.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error("provider '{0}' has no previous version to roll back to")]
+    NoPrevious(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a deploy or rollback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub provider: String,
+    pub digest: String,
+    pub version: String,
+    pub previous_digest: Option<String>,
+    /// The component was already the active one: nothing changed.
+    pub unchanged: bool,
+}
+
+impl EvaluatorRegistry {
+    /// Validates `bytes` as the next version of `provider`'s evaluator and
+    /// activates it. Blocking: compiling takes CPU time.
+    pub fn deploy(
+        &self,
+        provider: &str,
+        bytes: Vec<u8>,
+        origin: DeployOrigin,
+    ) -> Result<Deployed, DeployError> {
+        let result = self
+            .get(provider)
+            .ok_or_else(|| DeployError::UnknownProvider(provider.into()))
+            .and_then(|p| {
+                let _one_at_a_time = p
+                    .deploying
+                    .lock()
+                    .map_err(|e| DeployError::Internal(e.to_string()))?;
+                self.deploy_locked(&p, bytes, origin)
+            });
+        self.record(provider, origin, &result);
+        result
+    }
+
+    /// Deploys what the provider's file holds now. The file is read under
+    /// the deploy lock, so a deploy that has just written the file cannot be
+    /// undone by a stale read.
+    pub fn deploy_file(&self, provider: &str) -> Result<Deployed, DeployError> {
+        let result = self
+            .get(provider)
+            .ok_or_else(|| DeployError::UnknownProvider(provider.into()))
+            .and_then(|p| {
+                let _one_at_a_time = p
+                    .deploying
+                    .lock()
+                    .map_err(|e| DeployError::Internal(e.to_string()))?;
+                let bytes = std::fs::read(&p.evaluator_path).map_err(|e| {
+                    DeployError::Rejected(format!(
+                        "cannot read {}: {e}",
+                        p.evaluator_path.display()
+                    ))
+                })?;
+                self.deploy_locked(&p, bytes, DeployOrigin::File)
+            });
+        self.record(provider, DeployOrigin::File, &result);
+        result
+    }
+
+    fn record(&self, provider: &str, origin: DeployOrigin, result: &Result<Deployed, DeployError>) {
+        let outcome = match result {
+            Ok(d) if d.unchanged => "unchanged",
+            Ok(_) => "activated",
+            Err(DeployError::Rejected(_)) => "rejected",
+            Err(_) => "failed",
+        };
+        self.metrics().deploy(provider, origin.as_str(), outcome);
+    }
+
+    fn deploy_locked(
+        &self,
+        p: &Provider,
+        bytes: Vec<u8>,
+        origin: DeployOrigin,
+    ) -> Result<Deployed, DeployError> {
+        let current = p.evaluator();
+        if component_digest(&bytes) == current.evaluator.digest() {
+            return Ok(deployed(p, &current, None, true));
+        }
+        let evaluator = self
+            .runtime()
+            .load(&bytes)
+            .map_err(|e| DeployError::Rejected(e.to_string()))?
+            .with_limits(p.limits.0, p.limits.1);
+        if evaluator.info().name != p.name {
+            return Err(DeployError::Rejected(format!(
+                "the component is the '{}' evaluator, not '{}'",
+                evaluator.info().name,
+                p.name
+            )));
+        }
+        self.check_unambiguous(&p.name, &evaluator)
+            .map_err(|e| DeployError::Rejected(e.to_string()))?;
+        if let Some(cases) = &p.cases {
+            cases
+                .run(&evaluator, &p.config_json)
+                .map_err(|e| DeployError::Rejected(format!("conformance cases: {e}")))?;
+        }
+        let next = Arc::new(ActiveEvaluator {
+            evaluator: Arc::new(evaluator),
+            active_since: SystemTime::now(),
+            bytes: Arc::new(bytes),
+        });
+        Ok(activate(
+            p,
+            next,
+            origin != DeployOrigin::File,
+            origin.as_str(),
+        ))
+    }
+
+    /// Re-activates the previous version (which was validated when it was
+    /// deployed); a second rollback undoes the first.
+    pub fn rollback(&self, provider: &str) -> Result<Deployed, DeployError> {
+        let p = self
+            .get(provider)
+            .ok_or_else(|| DeployError::UnknownProvider(provider.into()))?;
+        let _one_at_a_time = p
+            .deploying
+            .lock()
+            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        let previous = p
+            .previous
+            .lock()
+            .map_err(|e| DeployError::Internal(e.to_string()))?
+            .take()
+            .ok_or_else(|| DeployError::NoPrevious(provider.into()))?;
+        let restored = Arc::new(ActiveEvaluator {
+            evaluator: previous.evaluator.clone(),
+            active_since: SystemTime::now(),
+            bytes: previous.bytes.clone(),
+        });
+        self.metrics().deploy(provider, "rollback", "activated");
+        Ok(activate(&p, restored, true, "rollback"))
+    }
+}
+
+/// Swaps the new version in; requests in flight keep the one they took.
+fn activate(p: &Provider, next: Arc<ActiveEvaluator>, persist: bool, origin: &str) -> Deployed {
+    let old = p.active.swap(next.clone());
+    if let Ok(mut previous) = p.previous.lock() {
+        *previous = Some(old.clone());
+    }
+    if persist {
+        // The file is the provider's source of truth at start-up: write the
+        // new version there so it survives a restart (the watcher then sees
+        // the same digest and does nothing).
+        if let Err(e) = write_atomically(&p.evaluator_path, &next.bytes) {
+            tracing::warn!(provider = %p.name, path = %p.evaluator_path.display(), error = %e,
+                "the new evaluator is active but could not be written to its file: a restart will load the old one");
+        }
+    }
+    tracing::info!(provider = %p.name, digest = %next.evaluator.digest(), version = %next.evaluator.info().version,
+        previous = %old.evaluator.digest(), origin, "evaluator activated");
+    deployed(p, &next, Some(old.evaluator.digest().to_string()), false)
+}
+
+fn deployed(
+    p: &Provider,
+    active: &ActiveEvaluator,
+    previous_digest: Option<String>,
+    unchanged: bool,
+) -> Deployed {
+    Deployed {
+        provider: p.name.clone(),
+        digest: active.evaluator.digest().to_string(),
+        version: active.evaluator.info().version.clone(),
+        previous_digest,
+        unchanged,
+    }
+}
+
+/// Writes then renames, so no reader (a watcher, a restart) sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("wasm.deploying");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
