@@ -87,6 +87,23 @@ impl Claims {
     }
 }
 
+impl Claims {
+    /// Exactly one audience, equal to `expected`: a token minted for several
+    /// relying parties could be replayed at any of them.
+    pub fn require_single_audience(&self, expected: &str) -> Result<(), String> {
+        match self.audiences()?.as_slice() {
+            [aud] if *aud == expected => Ok(()),
+            [aud] => Err(format!(
+                "the aud claim '{aud}' is not the configured audience '{expected}'"
+            )),
+            many => Err(format!(
+                "the aud claim has {} values; exactly one, '{expected}', is required",
+                many.len()
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +134,24 @@ mod tests {
         assert!(c.timestamp("neg").is_err());
         assert!(c.timestamp("s").is_err());
         assert!(c.timestamp("missing").is_err());
+    }
+
+    #[test]
+    fn a_single_audience_is_required() {
+        assert_eq!(
+            claims(json!({"aud": "a"})).require_single_audience("a"),
+            Ok(())
+        );
+        assert!(
+            claims(json!({"aud": "b"}))
+                .require_single_audience("a")
+                .is_err_and(|e| e.contains("'b' is not"))
+        );
+        assert!(
+            claims(json!({"aud": ["a", "b"]}))
+                .require_single_audience("a")
+                .is_err_and(|e| e.contains("2 values"))
+        );
     }
 
     #[test]

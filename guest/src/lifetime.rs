@@ -2,6 +2,15 @@
 
 use crate::claims::Claims;
 
+/// Seconds of clock difference tolerated by default; the host passes its
+/// configured value as `clock_skew_seconds` in every provider config.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 300;
+
+/// For `#[serde(default = "trustpub_guest::lifetime::default_clock_skew")]`.
+pub fn default_clock_skew() -> u64 {
+    DEFAULT_CLOCK_SKEW_SECONDS
+}
+
 /// Checks the token's lifetime at `now` (unix seconds), allowing `skew`
 /// seconds of clock difference each way. `exp` is required; `nbf` and `iat`
 /// are checked when present. Returns `exp`, which the host needs to know how

@@ -39,19 +39,15 @@ async fn run() {
         listen: loopback,
         database: format!("sqlite://{}", dir.path().join("bench.db").display()),
         admin_token: Some(admin.into()),
-        providers: vec![ProviderSettings {
-            name: "entra-id".into(),
-            evaluator: concat!(
+        providers: vec![ProviderSettings::new(
+            "entra-id",
+            concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../target/components/entra-id.wasm"
-            )
-            .into(),
-            jwks_url: Some(idp.jwks_url()),
-            discovery_url: None,
-            config: toml::toml! { audience = "api://AzureADTokenExchange" },
-            cases: None,
-            limits: Default::default(),
-        }],
+            ),
+            &idp.jwks_url(),
+            toml::toml! { audience = "api://AzureADTokenExchange" },
+        )],
         ..Settings::default()
     };
     let server = trustpub::server::start(&settings)

@@ -219,6 +219,24 @@ impl Settings {
 }
 
 impl ProviderSettings {
+    /// A provider with keys at `jwks_url` and no cases or own limits.
+    pub fn new(
+        name: &str,
+        evaluator: impl Into<PathBuf>,
+        jwks_url: &str,
+        config: toml::Table,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            evaluator: evaluator.into(),
+            jwks_url: Some(jwks_url.into()),
+            discovery_url: None,
+            config,
+            limits: ProviderLimits::default(),
+            cases: None,
+        }
+    }
+
     /// This provider's evaluator limits, over the global ones.
     pub fn timeout(&self) -> Option<std::time::Duration> {
         self.limits.timeout_ms.map(std::time::Duration::from_millis)

@@ -64,24 +64,28 @@ impl EvaluatorRegistry {
         bytes: Vec<u8>,
         origin: DeployOrigin,
     ) -> Result<Deployed, DeployError> {
-        let result = self
-            .get(provider)
-            .ok_or_else(|| DeployError::UnknownProvider(provider.into()))
-            .and_then(|p| {
-                let _one_at_a_time = p
-                    .deploying
-                    .lock()
-                    .map_err(|e| DeployError::Internal(e.to_string()))?;
-                self.deploy_locked(&p, bytes, origin)
-            });
-        self.record(provider, origin, &result);
-        result
+        self.locked(provider, origin, |p| self.deploy_locked(p, bytes, origin))
     }
 
     /// Deploys what the provider's file holds now. The file is read under
     /// the deploy lock, so a deploy that has just written the file cannot be
     /// undone by a stale read.
     pub fn deploy_file(&self, provider: &str) -> Result<Deployed, DeployError> {
+        self.locked(provider, DeployOrigin::File, |p| {
+            let bytes = std::fs::read(&p.evaluator_path).map_err(|e| {
+                DeployError::Rejected(format!("cannot read {}: {e}", p.evaluator_path.display()))
+            })?;
+            self.deploy_locked(p, bytes, DeployOrigin::File)
+        })
+    }
+
+    /// Runs `f` holding the provider's deploy lock, and counts the outcome.
+    fn locked(
+        &self,
+        provider: &str,
+        origin: DeployOrigin,
+        f: impl FnOnce(&Provider) -> Result<Deployed, DeployError>,
+    ) -> Result<Deployed, DeployError> {
         let result = self
             .get(provider)
             .ok_or_else(|| DeployError::UnknownProvider(provider.into()))
@@ -90,15 +94,9 @@ impl EvaluatorRegistry {
                     .deploying
                     .lock()
                     .map_err(|e| DeployError::Internal(e.to_string()))?;
-                let bytes = std::fs::read(&p.evaluator_path).map_err(|e| {
-                    DeployError::Rejected(format!(
-                        "cannot read {}: {e}",
-                        p.evaluator_path.display()
-                    ))
-                })?;
-                self.deploy_locked(&p, bytes, DeployOrigin::File)
+                f(&p)
             });
-        self.record(provider, DeployOrigin::File, &result);
+        self.record(provider, origin, &result);
         result
     }
 

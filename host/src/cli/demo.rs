@@ -40,15 +40,12 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         listen: loopback,
         database: format!("sqlite://{}", database.display()),
         admin_token: Some(admin_token.clone()),
-        providers: vec![ProviderSettings {
-            name: "entra-id".into(),
-            evaluator: args.evaluator.clone(),
-            jwks_url: Some(idp.jwks_url()),
-            discovery_url: None,
-            config: toml::toml! { audience = "api://AzureADTokenExchange" },
-            cases: None,
-            limits: Default::default(),
-        }],
+        providers: vec![ProviderSettings::new(
+            "entra-id",
+            args.evaluator.clone(),
+            &idp.jwks_url(),
+            toml::toml! { audience = "api://AzureADTokenExchange" },
+        )],
         ..Settings::default()
     };
     let server = crate::server::start(&settings).await.with_context(|| {

@@ -2,9 +2,6 @@
 
 use serde::Deserialize;
 
-/// Seconds of clock difference tolerated in `exp`/`nbf`/`iat` by default.
-pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 300;
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -13,12 +10,8 @@ pub struct Config {
     /// When set, only these tenants (GUIDs) are accepted.
     #[serde(default)]
     pub allowed_tenants: Option<Vec<String>>,
-    #[serde(default = "default_skew")]
+    #[serde(default = "trustpub_guest::lifetime::default_clock_skew")]
     pub clock_skew_seconds: u64,
-}
-
-fn default_skew() -> u64 {
-    DEFAULT_CLOCK_SKEW_SECONDS
 }
 
 impl Config {

@@ -129,7 +129,7 @@ fn validate(
         ));
     }
 
-    check_audience(&claims, &config.audience)?;
+    claims.require_single_audience(&config.audience)?;
     claims.timestamp("iat")?;
     let expires_at = check_lifetime(&claims, now, config.clock_skew_seconds)?;
     let oid = check_app_only(&claims)?;
@@ -156,19 +156,6 @@ fn validate(
         token_id: token_id.to_string(),
         expires_at,
     })
-}
-
-fn check_audience(claims: &Claims, expected: &str) -> Result<(), String> {
-    match claims.audiences()?.as_slice() {
-        [aud] if *aud == expected => Ok(()),
-        [aud] => Err(format!(
-            "the aud claim '{aud}' is not the configured audience '{expected}'"
-        )),
-        many => Err(format!(
-            "the aud claim has {} values; exactly one, '{expected}', is required",
-            many.len()
-        )),
-    }
 }
 
 /// An app-only token of a service principal: no delegated scopes, `idtyp`

@@ -50,7 +50,7 @@ pub fn validate(
         return Err("the verified iss claim differs from the token's".into());
     }
 
-    check_audience(&claims, &config.audience)?;
+    claims.require_single_audience(&config.audience)?;
     claims.timestamp("iat")?;
     let expires_at = check_lifetime(&claims, now, config.clock_skew_seconds)?;
     let token_id = claims.string("jti")?;
@@ -101,20 +101,6 @@ fn check_issuer(issuer: &str, config: &Config) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Exactly one audience, the configured one (GitHub sends a single string).
-fn check_audience(claims: &Claims, expected: &str) -> Result<(), String> {
-    match claims.audiences()?.as_slice() {
-        [aud] if *aud == expected => Ok(()),
-        [aud] => Err(format!(
-            "the aud claim '{aud}' is not the configured audience '{expected}'"
-        )),
-        many => Err(format!(
-            "the aud claim has {} values; exactly one, '{expected}', is required",
-            many.len()
-        )),
-    }
 }
 
 /// `repository` is `owner/name` with the owner GitHub names in
