@@ -87,6 +87,10 @@ pub struct ProviderLimits {
     pub timeout_ms: Option<u64>,
     /// At most the global `evaluator_memory_mib`.
     pub memory_mib: Option<usize>,
+    /// Largest request (token, policies, config) handed to the guest.
+    pub max_request_bytes: Option<usize>,
+    /// Largest string the guest may return.
+    pub max_result_bytes: Option<usize>,
 }
 
 impl Default for Settings {
@@ -238,12 +242,13 @@ impl ProviderSettings {
     }
 
     /// This provider's evaluator limits, over the global ones.
-    pub fn timeout(&self) -> Option<std::time::Duration> {
-        self.limits.timeout_ms.map(std::time::Duration::from_millis)
-    }
-
-    pub fn memory_bytes(&self) -> Option<usize> {
-        self.limits.memory_mib.map(|m| m << 20)
+    pub fn limit_overrides(&self) -> crate::runtime::LimitOverrides {
+        crate::runtime::LimitOverrides {
+            timeout: self.limits.timeout_ms.map(std::time::Duration::from_millis),
+            memory_bytes: self.limits.memory_mib.map(|m| m << 20),
+            max_request_bytes: self.limits.max_request_bytes,
+            max_result_bytes: self.limits.max_result_bytes,
+        }
     }
 
     /// The evaluator's configuration as JSON, with the global clock skew

@@ -124,7 +124,7 @@ impl EvaluatorRegistry {
             .runtime()
             .load(&bytes)
             .map_err(|e| DeployError::Rejected(e.to_string()))?
-            .with_limits(p.limits.0, p.limits.1);
+            .with_limits(&p.limits);
         if evaluator.info().name != p.name {
             return Err(DeployError::Rejected(format!(
                 "the component is the '{}' evaluator, not '{}'",

@@ -50,7 +50,7 @@ pub struct Provider {
     pub evaluator_path: PathBuf,
     pub(crate) cases: Option<crate::conformance::ConformanceCases>,
     /// The provider's own limits, applied to every version deployed.
-    pub(crate) limits: (Option<Duration>, Option<usize>),
+    pub(crate) limits: crate::runtime::LimitOverrides,
 }
 
 /// An evaluator version and when it became active.
@@ -185,7 +185,7 @@ fn load_provider(
             provider: provider.clone(),
             source,
         })?
-        .with_limits(settings.timeout(), settings.memory_bytes());
+        .with_limits(&settings.limit_overrides());
     if evaluator.info().name != provider {
         return Err(RegistryError::NameMismatch {
             provider,
@@ -234,7 +234,7 @@ fn load_provider(
         deploying: Mutex::new(()),
         evaluator_path: settings.evaluator.clone(),
         cases,
-        limits: (settings.timeout(), settings.memory_bytes()),
+        limits: settings.limit_overrides(),
         name: provider,
     })
 }

@@ -68,7 +68,13 @@ impl Service {
             child,
             base,
             log_path,
-            http: reqwest::Client::new(),
+            // No connection reuse: a server may rightly close a connection
+            // after refusing a request whose body it did not read (401, 413),
+            // and a pooled client would then fail its next request there.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client"),
         }
     }
 

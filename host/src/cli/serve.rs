@@ -54,12 +54,30 @@ pub async fn run(settings: Settings) -> Result<()> {
         .await
         .context("cannot start")?;
     println!("trustpub listening on http://{}", server.addr);
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    shutdown_signal().await?;
     tracing::info!("shutting down");
     server.stop().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM as service managers and containers send it.
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")
+    }
 }
 
 /// Sets up `tracing` on stderr in the configured format.

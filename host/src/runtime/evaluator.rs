@@ -11,7 +11,7 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use super::bindings::{EvaluatorPre, wit};
 use super::cache::{CacheOutcome, Lookup};
 use super::sandbox::{SandboxState, SharedVerifier};
-use super::{EvalError, EvaluatorRuntime, LoadError, SandboxLimits};
+use super::{EvalError, EvaluatorRuntime, LimitOverrides, LoadError, SandboxLimits};
 use crate::jws::{KeyResolver, KeyVerifier, NoKeys};
 
 /// A validated evaluator: compiled once, pre-linked, described by its own
@@ -151,19 +151,10 @@ impl LoadedEvaluator {
         })
     }
 
-    /// Tightens the time limit and memory cap for this evaluator (a
-    /// provider's own limits); the memory cap never exceeds the engine's.
-    pub fn with_limits(
-        mut self,
-        timeout: Option<std::time::Duration>,
-        memory_bytes: Option<usize>,
-    ) -> Self {
-        if let Some(timeout) = timeout {
-            self.limits.timeout = timeout;
-        }
-        if let Some(memory) = memory_bytes {
-            self.limits.memory_bytes = memory.min(self.runtime.limits().memory_bytes);
-        }
+    /// Applies a provider's own limits to this evaluator (the memory cap
+    /// never exceeds the engine's).
+    pub fn with_limits(mut self, overrides: &LimitOverrides) -> Self {
+        self.limits = self.runtime.limits().with_overrides(overrides);
         self
     }
 

@@ -34,11 +34,60 @@ impl Default for SandboxLimits {
     }
 }
 
+/// A provider's own limits over the runtime's; unset fields keep the
+/// runtime's value, and memory never exceeds the engine's cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    pub timeout: Option<Duration>,
+    pub memory_bytes: Option<usize>,
+    pub max_request_bytes: Option<usize>,
+    pub max_result_bytes: Option<usize>,
+}
+
+impl SandboxLimits {
+    pub fn with_overrides(&self, o: &LimitOverrides) -> Self {
+        Self {
+            timeout: o.timeout.unwrap_or(self.timeout),
+            memory_bytes: o
+                .memory_bytes
+                .map_or(self.memory_bytes, |m| m.min(self.memory_bytes)),
+            max_request_bytes: o.max_request_bytes.unwrap_or(self.max_request_bytes),
+            max_result_bytes: o.max_result_bytes.unwrap_or(self.max_result_bytes),
+            ..self.clone()
+        }
+    }
+}
+
 /// How often the epoch ticks; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 impl SandboxLimits {
     pub fn deadline_ticks(&self) -> u64 {
         (self.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_tighten_and_memory_never_exceeds_the_engine() {
+        let base = SandboxLimits::default();
+        let o = LimitOverrides {
+            timeout: Some(Duration::from_millis(50)),
+            memory_bytes: Some(base.memory_bytes * 4),
+            max_request_bytes: Some(1024),
+            max_result_bytes: None,
+        };
+        let limits = base.with_overrides(&o);
+        assert_eq!(limits.timeout, Duration::from_millis(50));
+        assert_eq!(
+            limits.memory_bytes, base.memory_bytes,
+            "capped at the engine's"
+        );
+        assert_eq!(limits.max_request_bytes, 1024);
+        assert_eq!(limits.max_result_bytes, base.max_result_bytes);
+        assert_eq!(base.with_overrides(&LimitOverrides::default()), base);
     }
 }

@@ -26,7 +26,7 @@ use cache::CompileCounters;
 pub use cache::{CacheOutcome, CompileStats, CompiledCache};
 pub use error::{EvalError, LoadError};
 pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator, hex_sha256 as component_digest};
-pub use limits::{EPOCH_TICK, SandboxLimits};
+pub use limits::{EPOCH_TICK, LimitOverrides, SandboxLimits};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;
 
