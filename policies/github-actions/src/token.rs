@@ -2,7 +2,7 @@
 
 use trustpub_guest::issuer::IssuerPattern;
 use trustpub_guest::lifetime::check_lifetime;
-use trustpub_guest::{Claims, SignatureVerifier, UnverifiedJwt};
+use trustpub_guest::{SignatureVerifier, UnverifiedJwt};
 
 use crate::config::Config;
 
@@ -41,14 +41,8 @@ pub fn validate(
     let issuer = unverified.claims.string("iss")?;
     check_issuer(issuer, config)?;
 
-    let payload = verifier
-        .verify_jws(raw, issuer)
-        .map_err(|e| format!("the token's signature is not valid: {e}"))?;
     // From here on only verified claims count.
-    let claims = Claims::from_json(&payload)?;
-    if claims.string("iss")? != issuer {
-        return Err("the verified iss claim differs from the token's".into());
-    }
+    let claims = trustpub_guest::verify::verified_claims(verifier, raw, issuer)?;
 
     claims.require_single_audience(&config.audience)?;
     claims.timestamp("iat")?;
