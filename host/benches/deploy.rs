@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+mod common;
+
+use common::{AUD, OID, TID};
 use trustpub::config::{ProviderSettings, Settings};
 use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
 
-const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
-const AUD: &str = "api://AzureADTokenExchange";
 const ADMIN: &str = "bench-admin-token-0123456789";
 
 fn main() {
@@ -99,18 +99,7 @@ async fn run() {
         .expect("start");
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
-    http.post(format!("{base}/admin/users"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"username": "bench"}))
-        .send()
-        .await
-        .expect("user");
-    http.post(format!("{base}/admin/policies"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"username": "bench", "provider": "entra-id", "owner": "bench", "criteria": {"tid": TID, "oid": OID}}))
-        .send()
-        .await
-        .expect("policy");
+    common::bench_user_and_policy(&http, &base, ADMIN).await;
     let next_token = {
         let idp = idp.clone();
         let counter = Arc::new(AtomicUsize::new(0));

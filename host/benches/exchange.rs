@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
+mod common;
+
+use common::{AUD, OID, TID};
 use trustpub::config::{ProviderSettings, Settings};
 use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
 use trustpub::jwks::KeySet;
 use trustpub::jws::{DEFAULT_MAX_TOKEN_BYTES, verify_jws};
 
-const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
-const AUD: &str = "api://AzureADTokenExchange";
 const EXCHANGES: usize = 2_000;
 const CLIENTS: usize = 16;
 
@@ -55,18 +55,7 @@ async fn run() {
         .expect("server (run `cargo xtask components` first)");
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
-    http.post(format!("{base}/admin/users"))
-        .bearer_auth(admin)
-        .json(&json!({"username": "bench"}))
-        .send()
-        .await
-        .expect("user");
-    http.post(format!("{base}/admin/policies"))
-        .bearer_auth(admin)
-        .json(&json!({"username": "bench", "provider": "entra-id", "owner": "bench", "criteria": {"tid": TID, "oid": OID}}))
-        .send()
-        .await
-        .expect("policy");
+    common::bench_user_and_policy(&http, &base, admin).await;
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -10,9 +10,9 @@ use warp::Reply;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::{ApiError, respond};
 use super::token::bearer;
+use super::{AppState, blocking, store_call};
 use crate::exchange::unix_now;
 use crate::store::{NewPolicy, Scope, StoredPolicy, User};
 
@@ -35,17 +35,6 @@ pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErr
             "missing credentials: send 'Authorization: Bearer <admin token>'",
         )),
     }
-}
-
-/// Runs a blocking store call off the async threads.
-async fn store_call<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .map_err(ApiError::internal)??)
 }
 
 fn json_reply(status: StatusCode, body: &Value) -> Response {
@@ -179,19 +168,17 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
         }
         AdminCall::DeployEvaluator(provider, body) => {
             let registry = state.registry.clone();
-            let deployed = tokio::task::spawn_blocking(move || {
+            let deployed = blocking(move || {
                 registry.deploy(&provider, body.to_vec(), crate::deploy::DeployOrigin::Api)
             })
-            .await
-            .map_err(ApiError::internal)?
+            .await?
             .map_err(deploy_error)?;
             Ok((StatusCode::OK, deployed_json(&deployed)))
         }
         AdminCall::RollbackEvaluator(provider) => {
             let registry = state.registry.clone();
-            let deployed = tokio::task::spawn_blocking(move || registry.rollback(&provider))
-                .await
-                .map_err(ApiError::internal)?
+            let deployed = blocking(move || registry.rollback(&provider))
+                .await?
                 .map_err(deploy_error)?;
             Ok((StatusCode::OK, deployed_json(&deployed)))
         }
@@ -273,9 +260,8 @@ async fn create_policy(state: &AppState, body: Value) -> Result<(StatusCode, Val
         .ok_or_else(|| ApiError::bad_request(format!("unknown provider '{}'", body.provider)))?;
     let active = provider.evaluator();
     let raw = body.criteria.to_string();
-    let verdict = tokio::task::spawn_blocking(move || active.evaluator.check_criteria(&raw))
-        .await
-        .map_err(ApiError::internal)?
+    let verdict = blocking(move || active.evaluator.check_criteria(&raw))
+        .await?
         .map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

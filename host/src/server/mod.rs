@@ -32,3 +32,21 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub max_component_bytes: usize,
 }
+
+/// Runs blocking work (SQLite, compiling, the sandbox) off the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// One store call off the async threads, its errors mapped to HTTP.
+pub(super) async fn store_call<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    Ok(blocking(move || f(store.as_ref())).await??)
+}

@@ -12,8 +12,8 @@ use warp::Reply;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, store_call};
 use crate::exchange::{ExchangeError, ExchangeRequest, unix_now};
 use crate::keys::parse_key;
 
@@ -183,10 +183,7 @@ async fn introspect_inner(
     let Ok(hash) = parse_key(&parsed.token) else {
         return inactive();
     };
-    let store = state.store.clone();
-    let record = tokio::task::spawn_blocking(move || store.find_key(&hash))
-        .await
-        .map_err(ApiError::internal)??;
+    let record = store_call(state, move |s| s.find_key(&hash)).await?;
     let Some(key) = record.filter(|k| k.revoked_at.is_none() && k.expires_at > unix_now()) else {
         return inactive();
     };
@@ -228,10 +225,7 @@ async fn revoke_inner(state: &AppState, headers: &HeaderMap) -> Result<Response,
             ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
         })?;
     let hash = parse_key(presented.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let store = state.store.clone();
-    let revoked = tokio::task::spawn_blocking(move || store.revoke_key(&hash, unix_now()))
-        .await
-        .map_err(ApiError::internal)??;
+    let revoked = store_call(state, move |s| s.revoke_key(&hash, unix_now())).await?;
     if revoked {
         tracing::info!("api key revoked by its holder");
     }
