@@ -1,14 +1,29 @@
 //! The trustpub guest SDK: everything an evaluator needs besides its own rules.
 //!
-//! An evaluator implements [`Evaluator`] and calls [`export_evaluator!`]. The
-//! same code then runs natively in unit tests (with [`testing::FakeVerifier`])
-//! and as a WebAssembly component (with the host's `verify-jws` import).
+//! An evaluator is a WebAssembly component of the `trustpub:evaluator@0.1.0`
+//! world (`wit/evaluator.wit`). Given one OIDC token, the user's policies for
+//! its provider, the operator's config and the time, it answers `bad-token`,
+//! `unauthorized` or `matched`. It implements [`Evaluator`] and calls
+//! [`export_evaluator!`]. The same code then runs natively in unit tests (with
+//! [`testing::FakeVerifier`]) and as a WebAssembly component (with the host's
+//! `verify-jws` import).
 //!
-//! ```ignore
+//! ```rust,ignore
 //! struct MyIdp;
 //! impl trustpub_guest::Evaluator for MyIdp { /* info, check_criteria, evaluate */ }
 //! trustpub_guest::export_evaluator!(MyIdp);
 //! ```
+//!
+//! `evaluate` validates the token before it reads any policy, in this order:
+//! [`UnverifiedJwt::parse`] and an [`issuer::IssuerPattern`] for the unverified
+//! `iss`, [`verify::verified_claims`] for the signature, then [`Claims`] getters,
+//! [`Claims::require_single_audience`] and [`lifetime::check_lifetime`] on the
+//! verified claims. Their errors are messages ready for `bad-token`.
+//!
+//! The guide for evaluator authors is `guest/README.md` in the repository. It
+//! covers the contract and its rules, a step-by-step walk-through, testing
+//! with `trustpub eval` and conformance cases, building with
+//! `cargo xtask components`, the sandbox, and deploying.
 
 pub mod claims;
 pub mod guid;

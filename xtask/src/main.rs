@@ -3,13 +3,19 @@
 //! - `components`: build every evaluator (`policies/*`) and hostile test guest
 //!   (`tests/hostile/*`) into `target/components/`;
 //! - `test`: components, then the whole workspace's tests;
-//! - `demo`: components, then `trustpub demo`.
+//! - `demo`: components, then `trustpub demo`;
+//! - `toolchain`: install (when missing) and check the wasm toolchain;
+//! - `doc-links`: every Markdown link stays inside the repository and resolves.
+//!
+//! Each step prints how long it took, so a slow clean build shows in CI's log.
 
 mod components;
+mod doc_links;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
@@ -26,24 +32,43 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
+    let extra = args.iter().skip(1).map(String::as_str);
     match args.first().map(String::as_str) {
-        Some("components") => components::build_all(&root).map(drop),
+        Some("components") => timed("components", || components::build_all(&root).map(drop)),
+        Some("toolchain") => timed("toolchain", toolchain::check),
+        Some("doc-links") => timed("doc-links", || doc_links::check(&root)),
         Some("test") => {
-            components::build_all(&root)?;
+            timed("components", || components::build_all(&root).map(drop))?;
             // The black-box tests run the binary, so build it before they start.
-            cargo(&root, &["build", "--package", "trustpub"])?;
+            timed("build trustpub", || {
+                cargo(&root, &["build", "--package", "trustpub"])
+            })?;
             let mut test = vec!["test", "--workspace"];
-            test.extend(args[1..].iter().map(String::as_str));
-            cargo(&root, &test)
+            test.extend(extra);
+            timed("cargo test", || cargo(&root, &test))
         }
         Some("demo") => {
-            components::build_all(&root)?;
+            timed("components", || components::build_all(&root).map(drop))?;
             let mut demo = vec!["run", "--quiet", "--package", "trustpub", "--", "demo"];
-            demo.extend(args[1..].iter().map(String::as_str));
-            cargo(&root, &demo)
+            demo.extend(extra);
+            timed("demo", || cargo(&root, &demo))
         }
-        _ => bail!("usage: cargo xtask <components | test [cargo test args] | demo>"),
+        _ => bail!(
+            "usage: cargo xtask <components | test [cargo test args] | demo | toolchain | doc-links>"
+        ),
     }
+}
+
+/// Runs one step and says how long it took, whether it failed or not.
+fn timed(step: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let start = Instant::now();
+    let result = f();
+    let outcome = if result.is_ok() { "done" } else { "failed" };
+    eprintln!(
+        "xtask: {step} {outcome} in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    result
 }
 
 fn workspace_root() -> PathBuf {
