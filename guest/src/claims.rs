@@ -2,6 +2,10 @@
 
 use serde_json::{Map, Value};
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z). Later times in
+/// a token are refused; the host refuses them in a `matched` result too.
+pub const MAX_TIMESTAMP: u64 = 253_402_300_799;
+
 /// A JWT payload. Getters return `Err(message)` naming the claim, ready to be
 /// a `bad-token` message.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,24 +51,60 @@ impl Claims {
         }
     }
 
+    /// The token id (the replay key): the first of `names` the token has.
+    /// It must be a string with something in it: blank ids would all be one.
+    pub fn token_id(&self, names: &[&str]) -> Result<&str, String> {
+        for name in names {
+            match self.0.get(*name) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    return Err(format!("the {name} claim (the token id) is blank"));
+                }
+                Some(Value::String(s)) => return Ok(s),
+                Some(_) => return Err(format!("the {name} claim is not a string")),
+            }
+        }
+        Err(match names {
+            [one] => format!("the token has no {one} claim"),
+            [first, rest @ ..] => format!(
+                "the token has neither a {first} nor a {} claim",
+                rest.join(" nor a ")
+            ),
+            [] => "the token has no token id".to_string(),
+        })
+    }
+
     /// A required NumericDate (whole seconds since the epoch).
     pub fn timestamp(&self, name: &str) -> Result<u64, String> {
         self.optional_timestamp(name)?
             .ok_or_else(|| format!("the token has no {name} claim"))
     }
 
-    /// An optional NumericDate. Fractions are truncated; negatives are rejected.
+    /// An optional NumericDate. Fractions are truncated; negatives and
+    /// times after [`MAX_TIMESTAMP`] are rejected, so every accepted time can
+    /// be stored and formatted (a signed `exp` of 2^63 or `1e19` is a bad
+    /// token, not an overflow further on).
     pub fn optional_timestamp(&self, name: &str) -> Result<Option<u64>, String> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => {
-                if let Some(v) = n.as_u64() {
-                    Ok(Some(v))
+                let value = if let Some(v) = n.as_u64() {
+                    v
                 } else if let Some(f) = n.as_f64().filter(|f| f.is_finite() && *f >= 0.0) {
-                    Ok(Some(f as u64))
+                    if f > MAX_TIMESTAMP as f64 {
+                        u64::MAX
+                    } else {
+                        f as u64
+                    }
                 } else {
-                    Err(format!("the {name} claim is not a valid timestamp"))
+                    return Err(format!("the {name} claim is not a valid timestamp"));
+                };
+                if value > MAX_TIMESTAMP {
+                    return Err(format!(
+                        "the {name} claim {n} is out of range: times after 9999-12-31T23:59:59Z are refused"
+                    ));
                 }
+                Ok(Some(value))
             }
             Some(_) => Err(format!("the {name} claim is not a number")),
         }
@@ -124,6 +164,44 @@ mod tests {
         assert_eq!(c.string("e"), Err("the e claim is empty".into()));
         assert_eq!(c.string("n"), Err("the n claim is not a string".into()));
         assert_eq!(c.optional_string("b"), Ok(None));
+    }
+
+    #[test]
+    fn token_ids_are_the_first_present_and_never_blank() {
+        let c = claims(json!({"uti": "u1", "jti": "j1", "blank": " \t", "num": 7}));
+        assert_eq!(c.token_id(&["uti", "jti"]), Ok("u1"));
+        assert_eq!(c.token_id(&["missing", "jti"]), Ok("j1"));
+        assert!(
+            c.token_id(&["blank", "jti"])
+                .is_err_and(|e| e.contains("blank"))
+        );
+        assert!(
+            c.token_id(&["num"])
+                .is_err_and(|e| e.contains("not a string"))
+        );
+        assert_eq!(
+            c.token_id(&["a", "b"]),
+            Err("the token has neither a a nor a b claim".into())
+        );
+        assert_eq!(c.token_id(&["a"]), Err("the token has no a claim".into()));
+    }
+
+    #[test]
+    fn timestamps_past_year_9999_are_out_of_range() {
+        let c = claims(json!({
+            "max": MAX_TIMESTAMP,
+            "over": MAX_TIMESTAMP + 1,
+            "i63": 1u64 << 63,
+            "u64max": u64::MAX,
+            "float": 1e19,
+        }));
+        assert_eq!(c.timestamp("max"), Ok(MAX_TIMESTAMP));
+        for name in ["over", "i63", "u64max", "float"] {
+            assert!(
+                c.timestamp(name).is_err_and(|e| e.contains("out of range")),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -146,11 +146,21 @@ impl Settings {
                 continue;
             };
             if scalar_keys.contains(key.as_str()) {
-                table.insert(key, env_value(&value));
+                let value = env_value(&key, &value);
+                table.insert(key, value);
             }
         }
         for (key, value) in overrides {
             table.insert((*key).to_string(), value.clone());
+        }
+        // Checked before deserializing: serde's type error would quote the value.
+        if table
+            .get("admin_token")
+            .is_some_and(|t| !matches!(t, toml::Value::String(_)))
+        {
+            return Err(ConfigError::Invalid(
+                "admin_token must be a string (in the file, put it in quotes)".into(),
+            ));
         }
         let settings: Settings = toml::Value::Table(table)
             .try_into()
@@ -196,6 +206,11 @@ impl Settings {
             return invalid(
                 "key_lifetime_seconds, max_token_bytes and max_body_bytes must be positive".into(),
             );
+        }
+        if self.key_lifetime_seconds > MAX_KEY_LIFETIME_SECONDS {
+            return invalid(format!(
+                "key_lifetime_seconds must be at most {MAX_KEY_LIFETIME_SECONDS} (one day): trusted-publishing keys are short-lived"
+            ));
         }
         Ok(())
     }
@@ -262,6 +277,10 @@ impl ProviderSettings {
     }
 }
 
+/// The longest a minted key may live. nuget.org's keys live one hour (our
+/// default); a day still bounds what a leaked key can do.
+pub const MAX_KEY_LIFETIME_SECONDS: u64 = 86_400;
+
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
 const SCALAR_KEYS: [&str; 17] = [
     "compiled_cache",
@@ -283,8 +302,22 @@ const SCALAR_KEYS: [&str; 17] = [
     "log_format",
 ];
 
-/// Numbers and booleans as such; everything else as a string.
-fn env_value(raw: &str) -> toml::Value {
+/// Settings that are text whatever they look like: an all-digit admin token
+/// or database path is still a string.
+const STRING_KEYS: [&str; 5] = [
+    "listen",
+    "database",
+    "admin_token",
+    "compiled_cache_dir",
+    "log_format",
+];
+
+/// Numbers and booleans as such, except for [`STRING_KEYS`]; everything else
+/// as a string.
+fn env_value(key: &str, raw: &str) -> toml::Value {
+    if STRING_KEYS.contains(&key) {
+        return toml::Value::String(raw.to_string());
+    }
     if let Ok(n) = raw.parse::<i64>() {
         return toml::Value::Integer(n);
     }
@@ -353,6 +386,22 @@ audience = "api://AzureADTokenExchange"
     }
 
     #[test]
+    fn an_all_digit_admin_token_is_a_string_and_never_quoted_in_errors() {
+        let (_dir, path) = write(MINIMAL);
+        let digits = "12345678901234567890";
+        let env = [("TRUSTPUB_ADMIN_TOKEN".to_string(), digits.to_string())];
+        let s = Settings::load(Some(&path), env, &[]).expect("valid");
+        assert_eq!(s.admin_token.as_deref(), Some(digits));
+
+        let (_dir, path) = write(&format!("admin_token = 1234567890123456789\n{MINIMAL}"));
+        let err = Settings::load(Some(&path), [], &[])
+            .expect_err("not a string")
+            .to_string();
+        assert!(err.contains("must be a string"), "{err}");
+        assert!(!err.contains("1234567890123456789"), "{err}");
+    }
+
+    #[test]
     fn invalid_settings_are_refused_with_a_reason() {
         for (text, needle) in [
             ("", "no [[providers]]"),
@@ -364,6 +413,10 @@ audience = "api://AzureADTokenExchange"
             (
                 "[[providers]]\nname = \"x\"\nevaluator = \"x.wasm\"\n",
                 "exactly one of jwks_url",
+            ),
+            (
+                &format!("key_lifetime_seconds = 86401\n{MINIMAL}"),
+                "at most 86400",
             ),
         ] {
             let (_dir, path) = write(text);

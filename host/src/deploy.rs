@@ -7,7 +7,6 @@
 //! issuers, pass the provider's conformance cases; only then swap. A rejected
 //! component leaves the active one serving.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -188,7 +187,7 @@ fn activate(p: &Provider, next: Arc<ActiveEvaluator>, persist: bool, origin: &st
         // The file is the provider's source of truth at start-up: write the
         // new version there so it survives a restart (the watcher then sees
         // the same digest and does nothing).
-        if let Err(e) = write_atomically(&p.evaluator_path, &next.bytes) {
+        if let Err(e) = crate::durable_file::write_bytes_durably(&p.evaluator_path, &next.bytes) {
             tracing::warn!(provider = %p.name, path = %p.evaluator_path.display(), error = %e,
                 "the new evaluator is active but could not be written to its file: a restart will load the old one");
         }
@@ -211,11 +210,4 @@ fn deployed(
         previous_digest,
         unchanged,
     }
-}
-
-/// Writes then renames, so no reader (a watcher, a restart) sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("wasm.deploying");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

@@ -26,6 +26,10 @@ pub const UNAUTHORIZED_MESSAGE: &str =
 pub const REPLAY_MESSAGE: &str =
     "this token has already been used; request a new one for each exchange";
 
+/// Bytes of an error kept in an audit record: enough to debug, while a
+/// client-controlled or evaluator-written message cannot grow the log.
+const MAX_AUDIT_DETAIL: usize = 512;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     /// Shown to the client: it says what is wrong with the token.
@@ -127,7 +131,9 @@ impl TokenExchange {
         }
         if let Err(e) = &result {
             audit.outcome = outcome;
-            audit.detail.get_or_insert_with(|| e.to_string());
+            audit
+                .detail
+                .get_or_insert_with(|| crate::names::truncated(&e.to_string(), MAX_AUDIT_DETAIL));
             let store = self.store.clone();
             let recorded = blocking(move || store.record_audit(&audit)).await;
             if let Err(e) = recorded
@@ -284,7 +290,7 @@ impl TokenExchange {
         .await?
         .map_err(|e| {
             tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %e, "evaluator failed");
-            audit.detail = Some(e.to_string());
+            audit.detail = Some(crate::names::truncated(&e.to_string(), MAX_AUDIT_DETAIL));
             ExchangeError::EvaluatorFailed
         })
     }

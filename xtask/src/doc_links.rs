@@ -67,12 +67,12 @@ fn check_link(root: &Path, file: &Path, dest: &str) -> std::result::Result<(), S
     if !target.exists() {
         return Err("no such file".into());
     }
-    if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
-        if target.extension().is_some_and(|e| e == "md") {
-            let text = fs::read_to_string(&target).map_err(|e| e.to_string())?;
-            if !heading_anchors(&text).contains(anchor) {
-                return Err(format!("no heading with the anchor #{anchor}"));
-            }
+    if let Some(anchor) = anchor.filter(|a| !a.is_empty())
+        && target.extension().is_some_and(|e| e == "md")
+    {
+        let text = fs::read_to_string(&target).map_err(|e| e.to_string())?;
+        if !heading_anchors(&text).contains(anchor) {
+            return Err(format!("no heading with the anchor #{anchor}"));
         }
     }
     Ok(())
@@ -191,8 +191,8 @@ mod tests {
         let root = repo_root();
         let dir = std::env::temp_dir().join(format!("xtask-links-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let dir = dir.canonicalize().unwrap();
+        fs::create_dir_all(&dir).expect("test setup");
+        let dir = dir.canonicalize().expect("test setup");
         let page = dir.join("page.md");
         fs::write(
             &page,
@@ -200,8 +200,8 @@ mod tests {
              [self](#top-heading) [nope](#no-such) [web](https://example.org/x)\n\
              [ref][r]\n\n[r]: ../../x.md\n\n```\n[in code](nowhere.md)\n```\n",
         )
-        .unwrap();
-        let problems = check_file(&dir, &page).unwrap();
+        .expect("test setup");
+        let problems = check_file(&dir, &page).expect("test setup");
         let joined = problems.join("\n");
         assert!(
             joined.contains("../elsewhere/DESIGN.md: points outside"),
@@ -212,7 +212,7 @@ mod tests {
         assert!(joined.contains("#no-such: no heading"), "{joined}");
         assert!(joined.contains("../../x.md: points outside"), "{joined}");
         assert_eq!(problems.len(), 5, "{joined}");
-        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&dir).expect("test setup");
         assert!(root.join("README.md").exists());
     }
 

@@ -20,13 +20,13 @@ fn required(path: &Path) -> RequiredPath {
 #[test]
 fn resolution_steps_name_every_link_and_the_real_file() {
     let dir = scratch("links");
-    std::fs::create_dir_all(dir.join("lib/llvm/bin")).unwrap();
-    std::fs::write(dir.join("lib/llvm/bin/lld"), "").unwrap();
-    std::fs::create_dir(dir.join("bin")).unwrap();
-    std::os::unix::fs::symlink("../lib/llvm/bin/lld", dir.join("bin/lld-22")).unwrap();
-    std::os::unix::fs::symlink("lld-22", dir.join("bin/rust-lld")).unwrap();
+    std::fs::create_dir_all(dir.join("lib/llvm/bin")).expect("test setup");
+    std::fs::write(dir.join("lib/llvm/bin/lld"), "").expect("test setup");
+    std::fs::create_dir(dir.join("bin")).expect("test setup");
+    std::os::unix::fs::symlink("../lib/llvm/bin/lld", dir.join("bin/lld-22")).expect("test setup");
+    std::os::unix::fs::symlink("lld-22", dir.join("bin/rust-lld")).expect("test setup");
     // A linked directory on the way, as /usr/lib/rustlib/src/rust is.
-    std::os::unix::fs::symlink(dir.join("bin"), dir.join("tools")).unwrap();
+    std::os::unix::fs::symlink(dir.join("bin"), dir.join("tools")).expect("test setup");
 
     let steps = resolution_steps(&dir.join("tools/rust-lld"));
     assert_eq!(
@@ -38,14 +38,14 @@ fn resolution_steps_name_every_link_and_the_real_file() {
             dir.join("lib/llvm/bin/lld"),
         ]
     );
-    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir).expect("test setup");
 }
 
 #[test]
 fn a_path_every_step_of_which_is_ours_passes() {
     let dir = scratch("ours");
-    std::fs::write(dir.join("lld"), "").unwrap();
-    std::os::unix::fs::symlink("lld", dir.join("rust-lld")).unwrap();
+    std::fs::write(dir.join("lld"), "").expect("test setup");
+    std::os::unix::fs::symlink("lld", dir.join("rust-lld")).expect("test setup");
     let owners = |p: &Path| {
         if p.ends_with("rust-lld") {
             vec!["rust-web-llvm".to_string()]
@@ -57,14 +57,14 @@ fn a_path_every_step_of_which_is_ours_passes() {
         check_path(&required(&dir.join("rust-lld")), &owners),
         Ok(())
     );
-    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir).expect("test setup");
 }
 
 #[test]
 fn a_link_put_there_by_hand_fails_even_though_it_works() {
     let dir = scratch("by-hand");
-    std::fs::write(dir.join("lld"), "").unwrap();
-    std::os::unix::fs::symlink("lld", dir.join("rust-lld")).unwrap();
+    std::fs::write(dir.join("lld"), "").expect("test setup");
+    std::os::unix::fs::symlink("lld", dir.join("rust-lld")).expect("test setup");
     // The link belongs to no package; only its target does.
     let owners = |p: &Path| {
         if p.ends_with("rust-lld") {
@@ -73,31 +73,32 @@ fn a_link_put_there_by_hand_fails_even_though_it_works() {
             vec!["lld-22".to_string()]
         }
     };
-    let problem = check_path(&required(&dir.join("rust-lld")), &owners).unwrap_err();
+    let problem = check_path(&required(&dir.join("rust-lld")), &owners).expect_err("must fail");
     assert!(matches!(&problem, PathProblem::NotOurs { owners, .. } if owners.is_empty()));
     assert!(problem.to_string().contains("by hand"), "{problem}");
-    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir).expect("test setup");
 }
 
 #[test]
 fn a_file_from_a_package_we_do_not_install_fails_naming_that_package() {
     let dir = scratch("foreign");
-    std::fs::write(dir.join("rust-lld"), "").unwrap();
+    std::fs::write(dir.join("rust-lld"), "").expect("test setup");
     let owners = |_: &Path| vec!["some-other-llvm".to_string()];
-    let problem = check_path(&required(&dir.join("rust-lld")), &owners).unwrap_err();
+    let problem = check_path(&required(&dir.join("rust-lld")), &owners).expect_err("must fail");
     let message = problem.to_string();
     assert!(message.contains("some-other-llvm"), "{message}");
     assert!(message.contains("DEBIAN_PACKAGES"), "{message}");
-    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir).expect("test setup");
 }
 
 #[test]
 fn a_missing_path_names_the_package_that_provides_it() {
     let dir = scratch("missing");
-    let problem = check_path(&required(&dir.join("rust-lld")), &|_: &Path| vec![]).unwrap_err();
+    let problem =
+        check_path(&required(&dir.join("rust-lld")), &|_: &Path| vec![]).expect_err("must fail");
     assert!(matches!(problem, PathProblem::Missing { .. }));
     assert!(problem.to_string().contains("rust-web-llvm"), "{problem}");
-    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(dir).expect("test setup");
 }
 
 #[test]

@@ -184,21 +184,15 @@ impl CompiledCache {
         let artifact = component
             .serialize()
             .map_err(|e| io::Error::other(format!("{e:#}")))?;
-        // Written under a temporary name in the same directory and renamed
-        // into place: readers (other processes included) see no entry or a
-        // whole one, never a partial write. A dropped temp file is removed.
-        let mut file = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .suffix(".cwasm")
-            .tempfile_in(&self.dir)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&record(key, &artifact))?;
-        file.write_all(&artifact)?;
-        // Flushed before the rename so a crash cannot publish a name whose
-        // contents never reached the disk (it would only fail verification,
-        // but then every restart would pay for a compile and a warning).
-        file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
+        // Readers (other processes included) see no entry or a whole one;
+        // flushed first so a crash cannot publish a name whose contents
+        // never reached the disk (it would only fail verification, but then
+        // every restart would pay for a compile and a warning).
+        crate::durable_file::write_durably(path, |file| {
+            file.write_all(MAGIC)?;
+            file.write_all(&record(key, &artifact))?;
+            file.write_all(&artifact)
+        })?;
         Ok(())
     }
 }

@@ -334,10 +334,17 @@ impl LoadedEvaluator {
                         m.issuer
                     )));
                 }
-                if m.token_id.is_empty() {
+                if m.token_id.trim().is_empty() {
                     return Err(EvalError::InvalidResult(
-                        "the matched result has an empty token id".into(),
+                        "the matched result has a blank token id".into(),
                     ));
+                }
+                // Replay records are kept until this time: it must be storable.
+                if m.expires_at > trustpub_guest::claims::MAX_TIMESTAMP {
+                    return Err(EvalError::InvalidResult(format!(
+                        "the matched result expires at {}, after 9999-12-31",
+                        m.expires_at
+                    )));
                 }
                 Evaluation::Matched(Matched {
                     policy_id: m.policy_id,

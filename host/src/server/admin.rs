@@ -28,7 +28,7 @@ pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErr
             "the operator API is disabled: no admin_token is configured",
         ));
     };
-    match bearer(headers) {
+    match bearer(headers)? {
         Some(presented) if same_secret(expected, presented) => Ok(()),
         Some(_) => Err(ApiError::unauthorized("invalid admin token")),
         None => Err(ApiError::unauthorized(
@@ -283,18 +283,7 @@ async fn create_policy(state: &AppState, body: Value) -> Result<(StatusCode, Val
 }
 
 fn validate_name(what: &str, name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "{what} must be 1-64 letters, digits, '.', '_' or '-'"
-        )))
-    }
+    crate::names::check_name(what, name).map_err(ApiError::bad_request)
 }
 
 /// `GET /healthz`: the store answers and every provider has an evaluator.

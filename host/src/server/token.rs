@@ -60,7 +60,7 @@ async fn exchange_inner(
             "the token exchange takes the OIDC token as its only credential: remove the X-NuGet-ApiKey header and cookies",
         ));
     }
-    let token = bearer(headers).ok_or_else(|| {
+    let token = bearer(headers)?.ok_or_else(|| {
         ApiError::unauthorized(
             "missing credentials: send the OIDC token as 'Authorization: Bearer <token>'",
         )
@@ -125,7 +125,10 @@ fn parse_body(body: &[u8]) -> Result<(String, Naming), ApiError> {
         ApiError::bad_request(format!("the request body is not a valid JSON object: {e}"))
     })?;
     let username = match parsed.username {
-        Some(serde_json::Value::String(u)) if !u.trim().is_empty() => u,
+        Some(serde_json::Value::String(u)) if !u.trim().is_empty() => {
+            crate::names::check_name("username", &u).map_err(ApiError::bad_request)?;
+            u
+        }
         Some(serde_json::Value::String(_)) | None => {
             return Err(ApiError::bad_request("username is required"));
         }
@@ -218,12 +221,9 @@ pub async fn revoke(
 }
 
 async fn revoke_inner(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let presented = headers
-        .get(API_KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
-        })?;
+    let presented = single_header(headers, API_KEY_HEADER)?.ok_or_else(|| {
+        ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
+    })?;
     let hash = parse_key(presented.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let revoked = store_call(state, move |s| s.revoke_key(&hash, unix_now())).await?;
     if revoked {
@@ -232,12 +232,31 @@ async fn revoke_inner(state: &AppState, headers: &HeaderMap) -> Result<Response,
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
-/// The credential of an `Authorization: Bearer` header.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+/// The credential of an `Authorization: Bearer` header; none when the header
+/// is absent or not a bearer credential. Two `Authorization` headers are
+/// ambiguous (which one did a proxy check?), so they are refused, not chosen
+/// between.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = single_header(headers, "authorization")? else {
+        return Ok(None);
+    };
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Ok(None);
+    };
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    Ok((scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token))
+}
+
+/// A header that may appear at most once; `None` when absent or not text.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(format!(
+            "the request has more than one {name} header: send exactly one"
+        )));
+    }
+    Ok(first.and_then(|v| v.to_str().ok()))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

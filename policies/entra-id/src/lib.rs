@@ -135,12 +135,7 @@ fn validate(
         ));
     }
 
-    let token_id = match claims.optional_string("uti")? {
-        Some(uti) if !uti.is_empty() => uti,
-        _ => claims
-            .string("jti")
-            .map_err(|_| "the token has neither a uti nor a jti claim".to_string())?,
-    };
+    let token_id = claims.token_id(&["uti", "jti"])?;
 
     Ok(ValidToken {
         issuer: issuer.to_string(),

@@ -304,7 +304,9 @@ fn several_audiences() {
 #[test]
 fn expired() {
     assert_bad(
-        evaluate(with(|c| c["exp"] = json!(NOW - 301))),
+        evaluate(with(|c| {
+            c.insert("exp".into(), json!(NOW - 301));
+        })),
         "the token expired",
     );
 }
@@ -312,7 +314,9 @@ fn expired() {
 #[test]
 fn not_yet_valid() {
     assert_bad(
-        evaluate(with(|c| c["nbf"] = json!(NOW + 301))),
+        evaluate(with(|c| {
+            c.insert("nbf".into(), json!(NOW + 301));
+        })),
         "not valid yet",
     );
 }
@@ -340,7 +344,9 @@ fn configured_skew_is_used() {
     let config = json!({"audience": AUD, "clock_skew_seconds": 0});
     assert_bad(
         evaluate_with(
-            with(|c| c["exp"] = json!(NOW)),
+            with(|c| {
+                c.insert("exp".into(), json!(NOW));
+            }),
             vec![policy(1, release())],
             config,
         ),
@@ -357,6 +363,26 @@ fn missing_jti() {
             c.remove("jti");
         })),
         "no jti claim",
+    );
+}
+
+#[test]
+fn blank_jti() {
+    assert_bad(
+        evaluate(with(|c| {
+            c.insert("jti".into(), json!(""));
+        })),
+        "jti claim (the token id) is blank",
+    );
+}
+
+#[test]
+fn nbf_past_year_9999() {
+    assert_bad(
+        evaluate(with(|c| {
+            c.insert("nbf".into(), json!(u64::MAX));
+        })),
+        "nbf claim 18446744073709551615 is out of range",
     );
 }
 

@@ -47,7 +47,7 @@ pub fn validate(
     claims.require_single_audience(&config.audience)?;
     claims.timestamp("iat")?;
     let expires_at = check_lifetime(&claims, now, config.clock_skew_seconds)?;
-    let token_id = claims.string("jti")?;
+    let token_id = claims.token_id(&["jti"])?;
 
     let repository = claims.string("repository")?;
     let repository_owner = claims.string("repository_owner")?;

@@ -283,6 +283,100 @@ async fn bad_tokens_say_what_is_wrong_and_unauthorized_says_nothing() {
     assert_ne!(body["error"], UNAUTHORIZED);
 }
 
+/// Hostile input found in review: each was a 500 or a silent choice before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_times_and_ambiguous_credentials_are_client_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    svc.user_with_policy("contoso", OID).await;
+
+    // Signed by the IdP, so only the range check can refuse them.
+    for (claim, value) in [
+        ("exp", json!(1u64 << 63)),
+        ("exp", json!(1e19)),
+        ("exp", json!(u64::MAX)),
+        ("nbf", json!(1u64 << 63)),
+        ("iat", json!(1e19)),
+    ] {
+        let mut claims = entra_claims(OID);
+        claims[claim] = value.clone();
+        let (status, body, headers) = svc
+            .exchange(&idp.mint(&claims).expect("mint"), "contoso")
+            .await;
+        assert_eq!(status, 401, "{claim}={value}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("out of range")),
+            "{claim}={value}: {body}"
+        );
+        assert!(headers.contains_key("www-authenticate"));
+    }
+
+    // Two Authorization headers, even when one is a valid token: refused,
+    // and the valid token stays unused.
+    let token = entra_token(&idp, OID);
+    for (first, second) in [
+        (format!("Bearer {token}"), "Bearer x".to_string()),
+        ("Bearer x".to_string(), format!("Bearer {token}")),
+    ] {
+        let r = svc
+            .http
+            .post(svc.url("/api/v2/token"))
+            .header("Authorization", first)
+            .header("Authorization", second)
+            .json(&json!({"username": "contoso", "tokenType": "ApiKey"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await.expect("json");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("more than one authorization header")),
+            "{body}"
+        );
+    }
+    assert_eq!(svc.exchange(&token, "contoso").await.0, 200);
+
+    // A username that no user can have is a malformed request: refused
+    // before any work, so it never reaches the audit log.
+    for username in [
+        "x".repeat(10_000),
+        "a b".to_string(),
+        "contoso\n".to_string(),
+    ] {
+        let (status, body, _) = svc.exchange(&entra_token(&idp, OID), &username).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("username must be 1-64")),
+            "{body}"
+        );
+    }
+    let r = svc
+        .admin(Method::GET, "/admin/audit?limit=1000")
+        .send()
+        .await
+        .expect("send");
+    let audit = r.text().await.expect("audit");
+    assert!(!audit.contains("xxxxxxxxxx"), "{audit}");
+
+    // The operator API refuses them too, even with the right admin token twice.
+    let r = svc
+        .http
+        .get(svc.url("/admin/users"))
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_exchanged_once() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -268,7 +268,7 @@ async fn swaps_under_load_fail_no_request() {
         assert_eq!(status, 200, "{body}");
         // 2. The file, replaced atomically as a deploy tool would.
         let other = &versions[(round + 1) % 2];
-        trustpub::deploy::write_atomically(&path, other).expect("replace file");
+        trustpub::durable_file::write_bytes_durably(&path, other).expect("replace file");
         wait_for_digest(&svc, &sha256(other)).await;
         // 3. The CLI.
         std::fs::write(&candidates, next).expect("write");

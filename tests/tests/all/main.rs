@@ -1,0 +1,10 @@
+//! The black-box tests, as one test binary: each module is one area, run
+//! against the built `trustpub` binary and components over real HTTP on
+//! loopback. One binary links trustpub and wasmtime once instead of once per
+//! area, which is most of a clean build's link time.
+
+mod eval_cli;
+mod exchange_http;
+mod github_http;
+mod hot_swap;
+mod operator_cli;
