@@ -17,8 +17,9 @@
 //! `evaluate` validates the token before it reads any policy, in this order:
 //! [`UnverifiedJwt::parse`] and an [`issuer::IssuerPattern`] for the unverified
 //! `iss`, [`verify::verified_claims`] for the signature, then [`Claims`] getters,
-//! [`Claims::require_single_audience`] and [`lifetime::check_lifetime`] on the
-//! verified claims. Their errors are messages ready for `bad-token`.
+//! [`Claims::require_single_audience`], [`lifetime::check_lifetime`] and
+//! [`Claims::token_id`] on the verified claims. Their errors are messages
+//! ready for `bad-token`.
 //!
 //! The guide for evaluator authors is `guest/README.md` in the repository. It
 //! covers the contract and its rules, a step-by-step walk-through, testing

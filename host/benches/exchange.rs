@@ -38,6 +38,10 @@ async fn run() {
     let settings = Settings {
         listen: loopback,
         database: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        // Load from one address for one user: the limits would refuse it.
+        rate_limit_per_address_per_minute: 0,
+        rate_limit_per_username_per_minute: 0,
+        max_concurrent_exchanges: 4096,
         admin_token: Some(admin.into()),
         providers: vec![ProviderSettings::new(
             "entra-id",

@@ -49,9 +49,25 @@ pub struct Settings {
     pub watch_evaluators: bool,
     /// Minimum time between two JWKS fetches of one provider on unknown `kid`s.
     pub jwks_min_refresh_seconds: u64,
+    /// Every provider's keys are refetched this often, so a key the IdP
+    /// withdrew stops being trusted (0: only on unknown `kid`s).
+    pub jwks_refresh_seconds: u64,
+    /// Keys that could not be refreshed for this long verify nothing (0: never).
+    pub jwks_max_age_seconds: u64,
     pub evaluation_timeout_ms: u64,
     pub evaluator_memory_mib: usize,
     pub max_concurrent_evaluations: u32,
+    /// Token exchanges one client address may start per minute (0: no limit).
+    pub rate_limit_per_address_per_minute: u32,
+    /// Token exchanges for one username per minute (0: no limit).
+    pub rate_limit_per_username_per_minute: u32,
+    /// Audit events older than this many days are deleted (0: kept forever).
+    pub audit_retention_days: u64,
+    /// Token exchanges in flight at once; more get a 503 at once.
+    pub max_concurrent_exchanges: u32,
+    /// Behind a reverse proxy: the header whose last address is the client's
+    /// (e.g. `X-Forwarded-For`). Unset: the connection's address.
+    pub client_ip_header: Option<String>,
     pub log_format: LogFormat,
     /// Keep compiled evaluators on disk so a restart does not recompile.
     pub compiled_cache: bool,
@@ -107,9 +123,16 @@ impl Default for Settings {
             max_component_bytes: 32 << 20,
             watch_evaluators: true,
             jwks_min_refresh_seconds: 30,
+            jwks_refresh_seconds: 3600,
+            jwks_max_age_seconds: 86_400,
             evaluation_timeout_ms: 500,
             evaluator_memory_mib: 64,
             max_concurrent_evaluations: 64,
+            rate_limit_per_address_per_minute: 600,
+            rate_limit_per_username_per_minute: 120,
+            max_concurrent_exchanges: 256,
+            audit_retention_days: 90,
+            client_ip_header: None,
             log_format: LogFormat::Human,
             compiled_cache: true,
             compiled_cache_dir: None,
@@ -207,6 +230,14 @@ impl Settings {
                 "key_lifetime_seconds, max_token_bytes and max_body_bytes must be positive".into(),
             );
         }
+        if self.jwks_max_age_seconds > 0
+            && (self.jwks_refresh_seconds == 0
+                || self.jwks_max_age_seconds <= self.jwks_refresh_seconds)
+        {
+            return invalid(
+                "jwks_max_age_seconds must be longer than jwks_refresh_seconds (or 0 to never expire keys): otherwise keys go stale between refreshes".into(),
+            );
+        }
         if self.key_lifetime_seconds > MAX_KEY_LIFETIME_SECONDS {
             return invalid(format!(
                 "key_lifetime_seconds must be at most {MAX_KEY_LIFETIME_SECONDS} (one day): trusted-publishing keys are short-lived"
@@ -282,7 +313,14 @@ impl ProviderSettings {
 pub const MAX_KEY_LIFETIME_SECONDS: u64 = 86_400;
 
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
-const SCALAR_KEYS: [&str; 17] = [
+const SCALAR_KEYS: [&str; 24] = [
+    "jwks_refresh_seconds",
+    "jwks_max_age_seconds",
+    "audit_retention_days",
+    "rate_limit_per_address_per_minute",
+    "rate_limit_per_username_per_minute",
+    "max_concurrent_exchanges",
+    "client_ip_header",
     "compiled_cache",
     "compiled_cache_dir",
     "max_component_bytes",
@@ -304,7 +342,8 @@ const SCALAR_KEYS: [&str; 17] = [
 
 /// Settings that are text whatever they look like: an all-digit admin token
 /// or database path is still a string.
-const STRING_KEYS: [&str; 5] = [
+const STRING_KEYS: [&str; 6] = [
+    "client_ip_header",
     "listen",
     "database",
     "admin_token",
@@ -417,6 +456,10 @@ audience = "api://AzureADTokenExchange"
             (
                 &format!("key_lifetime_seconds = 86401\n{MINIMAL}"),
                 "at most 86400",
+            ),
+            (
+                &format!("jwks_refresh_seconds = 600\njwks_max_age_seconds = 600\n{MINIMAL}"),
+                "jwks_max_age_seconds must be longer",
             ),
         ] {
             let (_dir, path) = write(text);

@@ -1,6 +1,6 @@
 //! JSON Web Key Sets: parsing an issuer's published keys into verifying keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -43,6 +43,9 @@ pub enum EcCurve {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: HashMap<String, Arc<VerifyingKey>>,
+    /// Kids published for two different keys: which one the IdP signs with
+    /// cannot be known, so neither is trusted.
+    ambiguous: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -70,21 +73,40 @@ impl KeySet {
     /// skipped, as an IdP may publish keys for other purposes.
     pub fn from_json(json: &str) -> Result<Self, JwksError> {
         let document: Document = serde_json::from_str(json)?;
-        let keys: HashMap<_, _> = document
+        let mut keys: HashMap<String, Arc<VerifyingKey>> = HashMap::new();
+        let mut ambiguous = HashSet::new();
+        for key in document
             .keys
             .into_iter()
             .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
             .filter_map(parse_key)
-            .map(|key| (key.kid.clone(), Arc::new(key)))
-            .collect();
+        {
+            // The same key listed twice is harmless; two keys under one kid
+            // are not (a token's kid would pick either).
+            match keys.get(&key.kid) {
+                Some(held) if held.material == key.material => {}
+                Some(_) => {
+                    ambiguous.insert(key.kid.clone());
+                }
+                None => {
+                    keys.insert(key.kid.clone(), Arc::new(key));
+                }
+            }
+        }
+        keys.retain(|kid, _| !ambiguous.contains(kid));
         if keys.is_empty() {
             return Err(JwksError::NoUsableKey);
         }
-        Ok(Self { keys })
+        Ok(Self { keys, ambiguous })
     }
 
     pub fn get(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
         self.keys.get(kid).cloned()
+    }
+
+    /// Whether the document published `kid` for more than one key.
+    pub fn is_ambiguous(&self, kid: &str) -> bool {
+        self.ambiguous.contains(kid)
     }
 
     pub fn len(&self) -> usize {
@@ -161,6 +183,25 @@ mod tests {
             }
         ));
         assert!(set.get("h").is_none(), "symmetric keys are never usable");
+    }
+
+    #[test]
+    fn a_kid_published_for_two_keys_is_trusted_for_neither() {
+        let ec = |x: u8| {
+            serde_json::json!({"kty": "EC", "kid": "dup", "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode([x; 32]), "y": URL_SAFE_NO_PAD.encode([2u8; 32])})
+        };
+        let rsa = serde_json::json!({"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"});
+        let set = KeySet::from_json(&serde_json::json!({"keys": [ec(1), rsa, ec(3)]}).to_string())
+            .expect("one usable key");
+        assert!(set.get("dup").is_none());
+        assert!(set.is_ambiguous("dup"));
+        assert!(set.get("r").is_some());
+        // The same key twice is one key.
+        let set = KeySet::from_json(&serde_json::json!({"keys": [ec(1), ec(1)]}).to_string())
+            .expect("usable");
+        assert!(set.get("dup").is_some());
+        assert!(!set.is_ambiguous("dup"));
     }
 
     #[test]

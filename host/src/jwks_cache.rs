@@ -48,17 +48,33 @@ pub enum JwksFetchError {
     TooLarge { url: String, limit: usize },
     #[error("the discovery document at {url} is not JSON with a string jwks_uri")]
     BadDiscovery { url: String },
+    #[error(
+        "the discovery document at {url} names jwks_uri {jwks_uri}, which is not https on the same host; configure jwks_url explicitly to trust it"
+    )]
+    ForeignJwksUri { url: String, jwks_uri: String },
     #[error("the JWKS at {url} cannot be used: {error}")]
     BadJwks { url: String, error: JwksError },
 }
 
 /// The HTTP client for key fetching: bounded in time, size and redirects so
-/// a slow or hostile endpoint cannot hold an exchange for long.
+/// a slow or hostile endpoint cannot hold an exchange for long. Redirects
+/// stay on the host the operator named: keys are trusted for where they are
+/// published, and a redirect elsewhere would move that trust.
 pub fn http_client() -> reqwest::Client {
+    let same_host = reqwest::redirect::Policy::custom(|attempt| {
+        let origin = attempt.previous().first().and_then(|u| u.host_str());
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if attempt.url().host_str() != origin {
+            attempt.error("a redirect to another host is not followed")
+        } else {
+            attempt.follow()
+        }
+    });
     let builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        .redirect(same_host)
         .user_agent(concat!("trustpub/", env!("CARGO_PKG_VERSION")));
     builder.build().unwrap_or_else(|error| {
         // Only a broken TLS backend makes `build` fail; the default client
@@ -80,6 +96,8 @@ pub struct JwksCache {
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
     fetches: AtomicU64,
     last_success: ArcSwapOption<SystemTime>,
+    /// Keys not refreshed for longer than this verify nothing.
+    max_age: Option<Duration>,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -109,7 +127,16 @@ impl JwksCache {
             last_attempt: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
             last_success: ArcSwapOption::empty(),
+            max_age: None,
         }
+    }
+
+    /// Fail closed when the keys could not be refreshed for `max_age`: a key
+    /// the IdP withdrew (because it leaked, say) must stop being trusted even
+    /// while the IdP cannot be reached.
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
     }
 
     pub fn provider(&self) -> &str {
@@ -181,10 +208,17 @@ impl JwksCache {
             KeySource::Jwks(url) => url.clone(),
             KeySource::Discovery(url) => {
                 let body = self.get(url).await?;
-                serde_json::from_slice::<serde_json::Value>(&body)
+                let jwks_uri = serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|doc| doc.get("jwks_uri")?.as_str().map(str::to_string))
-                    .ok_or_else(|| JwksFetchError::BadDiscovery { url: url.clone() })?
+                    .ok_or_else(|| JwksFetchError::BadDiscovery { url: url.clone() })?;
+                if !jwks_uri_trusted(url, &jwks_uri) {
+                    return Err(JwksFetchError::ForeignJwksUri {
+                        url: url.clone(),
+                        jwks_uri,
+                    });
+                }
+                jwks_uri
             }
         };
         let body = self.get(&jwks_url).await?;
@@ -236,10 +270,34 @@ impl JwksCache {
     }
 }
 
+/// A discovery document may move the JWKS only within its own host, and to
+/// https unless the operator's discovery URL is plain http itself (a local
+/// test IdP): a document that names another host could hand our trust to
+/// whoever controls that host.
+fn jwks_uri_trusted(discovery_url: &str, jwks_uri: &str) -> bool {
+    let (Ok(discovery), Ok(jwks)) = (
+        reqwest::Url::parse(discovery_url),
+        reqwest::Url::parse(jwks_uri),
+    ) else {
+        return false;
+    };
+    let scheme_ok =
+        jwks.scheme() == "https" || discovery.scheme() == "http" && jwks.scheme() == "http";
+    scheme_ok
+        && jwks.host_str().is_some()
+        && jwks.host_str() == discovery.host_str()
+        && jwks.port_or_known_default() == discovery.port_or_known_default()
+}
+
 /// Resolves from the keys held now; callers run [`JwksCache::ensure_kid`]
 /// first, since resolving is synchronous and never fetches.
 impl KeyResolver for JwksCache {
     fn resolve(&self, issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
+        if let (Some(max_age), Some(fetched)) = (self.max_age, self.last_success())
+            && fetched.elapsed().unwrap_or_default() > max_age
+        {
+            return Err(VerifyError::StaleKeys(max_age.as_secs()));
+        }
         self.snapshot().resolve(issuer, kid)
     }
 }
@@ -269,7 +327,7 @@ mod tests {
     fn random_kid() -> String {
         let mut bytes = [0u8; 12];
         getrandom::fill(&mut bytes).expect("random");
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::hex(&bytes)
     }
 
     fn kids(cache: &JwksCache) -> Vec<String> {
@@ -291,6 +349,45 @@ mod tests {
         assert!(cache.last_success().is_some());
         assert!(cache.resolve("any", "k1").is_ok());
         server.stop().await;
+    }
+
+    #[test]
+    fn discovery_may_move_the_jwks_only_within_its_host() {
+        let d = "https://token.actions.githubusercontent.com/.well-known/openid-configuration";
+        assert!(jwks_uri_trusted(
+            d,
+            "https://token.actions.githubusercontent.com/.well-known/jwks"
+        ));
+        assert!(!jwks_uri_trusted(d, "https://evil.example/jwks"));
+        assert!(!jwks_uri_trusted(
+            d,
+            "http://token.actions.githubusercontent.com/jwks"
+        ));
+        assert!(!jwks_uri_trusted(
+            d,
+            "https://token.actions.githubusercontent.com:8443/jwks"
+        ));
+        assert!(!jwks_uri_trusted(d, "not a url"));
+        let local = "http://127.0.0.1:8081/.well-known/openid-configuration";
+        assert!(jwks_uri_trusted(local, "http://127.0.0.1:8081/keys"));
+        assert!(!jwks_uri_trusted(local, "http://127.0.0.2:8081/keys"));
+    }
+
+    #[tokio::test]
+    async fn keys_not_refreshed_for_max_age_verify_nothing() {
+        let server = idp("k1").await;
+        let cache = cache(KeySource::Jwks(server.jwks_url()), LONG)
+            .with_max_age(Some(Duration::from_millis(200)));
+        cache.refresh().await.expect("refresh");
+        assert!(cache.resolve("any", "k1").is_ok());
+        server.stop().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The IdP is gone, so the refresh fails and the keys stay stale.
+        assert!(cache.refresh().await.is_err());
+        assert!(matches!(
+            cache.resolve("any", "k1"),
+            Err(VerifyError::StaleKeys(0))
+        ));
     }
 
     #[tokio::test]

@@ -79,10 +79,7 @@ fn checksum(body: &str) -> String {
 }
 
 fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(key.as_bytes())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod deploy;
+pub mod digest;
 pub mod durable_file;
 pub mod exchange;
 pub mod idp;

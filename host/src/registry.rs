@@ -91,6 +91,8 @@ impl EvaluatorRegistry {
         client: reqwest::Client,
     ) -> Result<Self, RegistryError> {
         let min_refresh = Duration::from_secs(settings.jwks_min_refresh_seconds);
+        let max_age = (settings.jwks_max_age_seconds > 0)
+            .then(|| Duration::from_secs(settings.jwks_max_age_seconds));
         let providers = settings
             .providers
             .iter()
@@ -100,6 +102,7 @@ impl EvaluatorRegistry {
                     &runtime,
                     settings.clock_skew_seconds,
                     min_refresh,
+                    max_age,
                     client.clone(),
                 )
                 .map(Arc::new)
@@ -171,6 +174,7 @@ fn load_provider(
     runtime: &EvaluatorRuntime,
     clock_skew_seconds: u64,
     min_refresh: Duration,
+    max_age: Option<Duration>,
     client: reqwest::Client,
 ) -> Result<Provider, RegistryError> {
     let provider = settings.name.clone();
@@ -223,7 +227,7 @@ fn load_provider(
         (None, None) => KeySource::Jwks(String::new()),
     };
     Ok(Provider {
-        jwks: JwksCache::new(&provider, source, min_refresh, client),
+        jwks: JwksCache::new(&provider, source, min_refresh, client).with_max_age(max_age),
         config_json,
         active: ArcSwap::from_pointee(ActiveEvaluator {
             evaluator: Arc::new(evaluator),

@@ -3,6 +3,7 @@
 //! saw it still runs the real entra-id evaluator normally afterwards.
 //! Build the components first: `cargo xtask components`.
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -228,5 +229,28 @@ fn one_runtime_survives_every_hostile_guest() {
             "hostile-{name}: expected a world mismatch, got {result:?}"
         );
         assert_entra_id_still_works(&runtime);
+    }
+}
+
+/// A hostile guest nobody tests proves nothing: every crate under
+/// `tests/hostile/` must be loaded by name in this file.
+#[test]
+fn every_hostile_guest_is_claimed_by_a_test() {
+    let this_file = include_str!("hostile_components.rs");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile");
+    let mut guests: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/hostile exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
+        .collect();
+    guests.sort();
+    assert!(guests.len() >= 6, "found {guests:?}");
+    for name in guests {
+        assert!(
+            this_file.contains(&format!("hostile(&runtime, \"{name}\")"))
+                || this_file.contains(&format!("hostile(\"{name}\")")),
+            "tests/hostile/{name} is built but no test here loads it"
+        );
     }
 }

@@ -20,11 +20,7 @@ pub enum SigningError {
 /// different across keys.
 fn derived_kid(modulus: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(modulus)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(&sha2::Sha256::digest(modulus)[..8])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

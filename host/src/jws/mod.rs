@@ -46,6 +46,12 @@ pub enum VerifyError {
     MissingKid,
     #[error("no key with kid '{0}' is in the issuer's key set")]
     UnknownKid(String),
+    #[error("the issuer's key set publishes kid '{0}' for two different keys; it is not trusted")]
+    AmbiguousKid(String),
+    #[error(
+        "the issuer's signing keys are stale: they could not be refreshed for over {0} s, so no token of this provider is accepted"
+    )]
+    StaleKeys(u64),
     #[error("no keys are configured for issuer '{0}'")]
     UnknownIssuer(String),
     #[error("the key with kid '{kid}' cannot verify {alg}")]
@@ -62,6 +68,9 @@ pub trait KeyResolver: Send + Sync {
 
 impl KeyResolver for KeySet {
     fn resolve(&self, _issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
+        if self.is_ambiguous(kid) {
+            return Err(VerifyError::AmbiguousKid(kid.to_string()));
+        }
         self.get(kid)
             .ok_or_else(|| VerifyError::UnknownKid(kid.to_string()))
     }

@@ -248,7 +248,7 @@ fn record(key: &CacheKey, artifact: &[u8]) -> [u8; 32] {
 fn engine_hash(engine: &Engine) -> String {
     let mut hasher = Sha256Hasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    super::evaluator::hex(&hasher.0.finalize())
+    crate::digest::hex(&hasher.0.finalize())
 }
 
 /// Feeds `Hash` output into SHA-256.

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use trustpub_guest::issuer::IssuerPattern;
 use trustpub_guest::{Evaluation, Matched, ProviderInfo, Request};
 use wasmtime::component::Component;
@@ -39,7 +38,7 @@ impl std::fmt::Debug for LoadedEvaluator {
 
 impl LoadedEvaluator {
     pub(super) fn load(runtime: EvaluatorRuntime, bytes: &[u8]) -> Result<Self, LoadError> {
-        let digest = hex_sha256(bytes);
+        let digest = crate::digest::sha256_hex(bytes);
         let key = runtime
             .compiled_cache()
             .map(|cache| cache.key(runtime.engine(), &digest));
@@ -388,12 +387,4 @@ fn check_contract_version(
         }
     }
     Ok(())
-}
-
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -22,10 +22,11 @@ use std::thread;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use crate::digest::sha256_hex as component_digest;
 use cache::CompileCounters;
 pub use cache::{CacheOutcome, CompileStats, CompiledCache};
 pub use error::{EvalError, LoadError};
-pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator, hex_sha256 as component_digest};
+pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator};
 pub use limits::{EPOCH_TICK, LimitOverrides, SandboxLimits};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;

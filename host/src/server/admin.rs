@@ -245,14 +245,8 @@ async fn create_policy(state: &AppState, body: Value) -> Result<(StatusCode, Val
     })?;
     validate_name("owner", &body.owner)?;
     for scope in &body.scopes {
-        if scope.packages.is_empty()
-            || scope.actions.is_empty()
-            || scope.actions.iter().any(String::is_empty)
-        {
-            return Err(ApiError::bad_request(
-                "each scope needs a non-empty packages glob and at least one action",
-            ));
-        }
+        crate::names::check_scope(&scope.packages, &scope.actions)
+            .map_err(ApiError::bad_request)?;
     }
     let provider = state
         .registry

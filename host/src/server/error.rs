@@ -1,5 +1,6 @@
 //! The one place that turns failures into HTTP answers: every error is JSON
-//! `{"error": "..."}`, every 401 carries `WWW-Authenticate: Bearer`.
+//! `{"error": "..."}`, every 401 carries `WWW-Authenticate: Bearer`, every
+//! 429 a `Retry-After`.
 
 use std::convert::Infallible;
 
@@ -7,10 +8,12 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429, and 503 when busy).
+    pub retry_after: Option<u64>,
 }
 
 impl Reject for ApiError {}
@@ -20,7 +23,13 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -54,6 +63,11 @@ impl ApiError {
                 warp::http::HeaderValue::from_static("Bearer"),
             );
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", warp::http::HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -78,7 +92,7 @@ pub fn respond(result: Result<warp::reply::Response, ApiError>) -> warp::reply::
 /// same JSON shape.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     let error = if let Some(e) = rejection.find::<ApiError>() {
-        ApiError::new(e.status, e.message.clone())
+        e.clone()
     } else if rejection.is_not_found() {
         ApiError::not_found("no such endpoint")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {

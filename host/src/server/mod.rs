@@ -4,10 +4,12 @@
 //! - [`routes`]: which path goes where;
 //! - [`token`]: `/api/v2/token` (exchange, introspect, revoke);
 //! - [`admin`]: `/admin/*` and `/healthz`;
-//! - [`error`]: the JSON error shape.
+//! - [`error`]: the JSON error shape;
+//! - [`rate_limit`]: requests per address and username, exchanges in flight.
 
 pub mod admin;
 mod error;
+mod rate_limit;
 mod routes;
 mod running;
 mod token;
@@ -15,6 +17,7 @@ mod token;
 use std::sync::Arc;
 
 pub use error::ApiError;
+pub use rate_limit::{ExchangeLimits, LimitSettings};
 pub use routes::routes;
 pub use running::{RunningServer, StartupError, build_state, start};
 
@@ -31,6 +34,9 @@ pub struct AppState {
     pub max_token_bytes: usize,
     pub max_body_bytes: usize,
     pub max_component_bytes: usize,
+    pub limits: ExchangeLimits,
+    /// A header whose last address is the client's, set by a trusted proxy.
+    pub client_ip_header: Option<String>,
 }
 
 /// Runs blocking work (SQLite, compiling, the sandbox) off the async threads.

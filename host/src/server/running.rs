@@ -33,7 +33,8 @@ pub enum StartupError {
     Task(String),
 }
 
-/// How often expired token ids are forgotten.
+/// How often expired token ids, old audit events and idle rate-limit
+/// entries are forgotten.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
 pub struct RunningServer {
@@ -42,6 +43,7 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
+    key_refresh: Option<JoinHandle<()>>,
     _watch: Option<crate::watch::EvaluatorWatch>,
 }
 
@@ -52,6 +54,9 @@ impl RunningServer {
             let _ = tx.send(());
         }
         self.purge.abort();
+        if let Some(task) = &self.key_refresh {
+            task.abort();
+        }
         let _ = (&mut self.server).await;
     }
 }
@@ -112,6 +117,12 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
         max_token_bytes: settings.max_token_bytes,
         max_body_bytes: settings.max_body_bytes,
         max_component_bytes: settings.max_component_bytes,
+        limits: super::ExchangeLimits::new(super::LimitSettings {
+            per_address_per_minute: settings.rate_limit_per_address_per_minute,
+            per_username_per_minute: settings.rate_limit_per_username_per_minute,
+            max_in_flight: settings.max_concurrent_exchanges,
+        }),
+        client_ip_header: settings.client_ip_header.clone(),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
@@ -122,6 +133,7 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
 /// Starts the listener and the housekeeping task around a built state.
 async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServer, StartupError> {
     let store = state.store.clone();
+    let housekeeping_state = state.clone();
     let listener =
         TcpListener::bind(settings.listen)
             .await
@@ -147,18 +159,50 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
     // A used token id must outlive the token's acceptance window, which the
     // evaluators stretch by the clock skew: keep ids that much longer.
     let retention = settings.clock_skew_seconds + 60;
+    let audit_retention = settings.audit_retention_days.saturating_mul(86_400);
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);
         loop {
             tick.tick().await;
+            housekeeping_state.limits.forget_idle();
             let store = store.clone();
-            let before = unix_now().saturating_sub(retention);
-            match tokio::task::spawn_blocking(move || store.purge_used_token_ids(before)).await {
-                Ok(Ok(n)) if n > 0 => tracing::info!(purged = n, "expired token ids forgotten"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot purge expired token ids"),
+            let now = unix_now();
+            let purged = tokio::task::spawn_blocking(move || {
+                let ids = store.purge_used_token_ids(now.saturating_sub(retention));
+                let audit = (audit_retention > 0)
+                    .then(|| store.purge_audit(now.saturating_sub(audit_retention)));
+                (ids, audit)
+            })
+            .await;
+            let Ok((ids, audit)) = purged else { continue };
+            match ids {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired token ids forgotten"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired token ids"),
+                _ => {}
+            }
+            match audit {
+                Some(Ok(n)) if n > 0 => {
+                    tracing::info!(purged = n, "audit events past retention deleted")
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "cannot delete old audit events"),
                 _ => {}
             }
         }
+    });
+    let key_refresh = (settings.jwks_refresh_seconds > 0).then(|| {
+        let registry = state.registry.clone();
+        let every = Duration::from_secs(settings.jwks_refresh_seconds);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                for provider in registry.providers() {
+                    if let Err(error) = provider.jwks.refresh().await {
+                        tracing::warn!(provider = %provider.name, %error, "scheduled JWKS refresh failed; keeping the previous keys until they are too old");
+                    }
+                }
+            }
+        })
     });
     let watch = if settings.watch_evaluators {
         Some(
@@ -177,5 +221,6 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
         shutdown: Some(tx),
         server,
         purge,
+        key_refresh,
     })
 }

@@ -1,7 +1,7 @@
 //! `/api/v2/token`: the exchange (CI jobs), introspection (the registry's
 //! push endpoint) and revocation (whoever holds a key).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -54,7 +54,9 @@ async fn exchange_inner(
     remote: Option<SocketAddr>,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    // Cheap checks first, before any work: other credentials, size, shape.
+    // Cheap checks first, before any work: rate, other credentials, size, shape.
+    let client = client_ip(headers, remote, state.client_ip_header.as_deref());
+    state.limits.check_address(client)?;
     if headers.contains_key(API_KEY_HEADER) || headers.contains_key("cookie") {
         return Err(ApiError::bad_request(
             "the token exchange takes the OIDC token as its only credential: remove the X-NuGet-ApiKey header and cookies",
@@ -86,13 +88,15 @@ async fn exchange_inner(
         ));
     }
     let (username, naming) = parse_body(body)?;
+    state.limits.check_username(&username)?;
+    let _in_flight = state.limits.enter()?;
 
     let minted = state
         .exchange
         .exchange(ExchangeRequest {
             token: token.to_string(),
             username,
-            client_addr: remote.map(|a| a.ip().to_string()),
+            client_addr: client.map(|ip| ip.to_string()),
         })
         .await
         .map_err(|e| match e {
@@ -245,6 +249,22 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     };
     let token = token.trim();
     Ok((scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token))
+}
+
+/// The client's address: the last one in the configured proxy header when
+/// there is a valid one (a client can prepend anything; only what the
+/// trusted proxy appended last is trusted), else the connection's.
+fn client_ip(
+    headers: &HeaderMap,
+    remote: Option<SocketAddr>,
+    header: Option<&str>,
+) -> Option<IpAddr> {
+    let from_proxy = header.and_then(|name| {
+        let last_value = headers.get_all(name).iter().next_back()?;
+        let last = last_value.to_str().ok()?.rsplit(',').next()?;
+        last.trim().parse::<IpAddr>().ok()
+    });
+    from_proxy.or(remote.map(|a| a.ip()))
 }
 
 /// A header that may appear at most once; `None` when absent or not text.

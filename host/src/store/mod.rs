@@ -66,6 +66,8 @@ pub trait Store: Send + Sync {
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError>;
     /// Forgets used token ids whose token expired before `before`.
     fn purge_used_token_ids(&self, before: u64) -> Result<u64, StoreError>;
+    /// Deletes audit events recorded before `before` (audit retention).
+    fn purge_audit(&self, before: u64) -> Result<u64, StoreError>;
 
     fn find_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Revokes a key; returns whether an unrevoked key was found.

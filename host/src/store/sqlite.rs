@@ -19,7 +19,10 @@ use super::{
 };
 
 /// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_audit_retention.sql"),
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -471,6 +474,13 @@ impl Store for SqliteStore {
         let before = i64::try_from(before).unwrap_or(i64::MAX);
         let conn = self.conn()?;
         let purged = conn.execute("DELETE FROM used_token_ids WHERE expires_at < ?1", [before])?;
+        Ok(purged as u64)
+    }
+
+    fn purge_audit(&self, before: u64) -> Result<u64, StoreError> {
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let conn = self.conn()?;
+        let purged = conn.execute("DELETE FROM audit_events WHERE at < ?1", [before])?;
         Ok(purged as u64)
     }
 

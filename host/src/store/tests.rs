@@ -481,6 +481,25 @@ fn purge_removes_only_expired_token_ids() {
 }
 
 #[test]
+fn audit_retention_deletes_only_older_events() {
+    let (_dir, _path, store, _id) = store_with_policy();
+    for at in [100, 200, 300] {
+        store
+            .record_audit(&audit("alice", at, AuditOutcome::BadToken))
+            .unwrap();
+    }
+    assert_eq!(store.purge_audit(200).unwrap(), 1);
+    let left: Vec<u64> = store
+        .list_audit(Some("alice"), 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(left, vec![300, 200]);
+    assert_eq!(store.purge_audit(u64::MAX).unwrap(), 2);
+}
+
+#[test]
 fn values_beyond_i64_are_errors_not_panics() {
     let (_dir, _path, store, id) = store_with_policy();
     assert!(matches!(

@@ -378,6 +378,80 @@ async fn out_of_range_times_and_ambiguous_credentials_are_client_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_get_429_with_retry_after_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(
+            &dir.path().join("db.sqlite"),
+            &idp,
+            "rate_limit_per_address_per_minute = 4\nrate_limit_per_username_per_minute = 2",
+        ),
+    );
+    svc.user_with_policy("contoso", OID).await;
+    let audit_rows = || async {
+        let r = svc
+            .admin(Method::GET, "/admin/audit?limit=1000")
+            .send()
+            .await
+            .expect("send");
+        r.json::<Value>()
+            .await
+            .expect("json")
+            .as_array()
+            .expect("array")
+            .len()
+    };
+
+    // Per username: the third exchange for contoso within a minute is
+    // refused before any work, whatever the case of the name.
+    assert_eq!(svc.exchange("x", "contoso").await.0, 401);
+    assert_eq!(svc.exchange("x", "Contoso").await.0, 401);
+    let before = audit_rows().await;
+    let (status, body, headers) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("this username")),
+        "{body}"
+    );
+    let retry: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        audit_rows().await,
+        before,
+        "a refused request writes no audit row"
+    );
+
+    // Another username still gets its answer; then the address is spent.
+    assert_eq!(svc.exchange("x", "fabrikam").await.0, 401);
+    let (status, body, headers) = svc.exchange("x", "fabrikam").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("this address")),
+        "{body}"
+    );
+    assert!(headers.contains_key("retry-after"));
+    // The operator API is not counted against the exchange's limits.
+    assert_eq!(
+        svc.admin(Method::GET, "/admin/users")
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_exchanged_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let idp = start_idp("k1").await;

@@ -40,6 +40,9 @@ database = "sqlite://{db}"
 admin_token = "{ADMIN_TOKEN}"
 evaluation_timeout_ms = 200
 evaluator_memory_mib = 16
+# Swaps are tested under a load far above the default per-username limit.
+rate_limit_per_address_per_minute = 0
+rate_limit_per_username_per_minute = 0
 
 [[providers]]
 name = "entra-id"
