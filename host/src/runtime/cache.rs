@@ -6,7 +6,7 @@
 //! target and flags, tunables, wasm features and the wasmtime version), so an
 //! engine configured differently, or another wasmtime, looks up another name.
 //!
-//! File format: `TPCWASM1` (8 bytes), then the SHA-256 of the entry's name
+//! File format: `TPCWASM2` (8 bytes), then HMAC-SHA256 of the entry's name
 //! followed by the artifact (32 bytes), then the artifact exactly as
 //! `Component::serialize` produced it. The integrity record is a header rather
 //! than a side file so that one `rename` publishes record and artifact
@@ -16,11 +16,17 @@
 //!
 //! What reaches `Component::deserialize` (which trusts its input: it maps the
 //! bytes as executable code) is only an artifact that verifies against its
-//! record. A truncated, bit-flipped or foreign file is a miss: it is deleted,
-//! the component is recompiled and the entry rewritten. SHA-256 detects
-//! corruption, not tampering: whoever can write this directory can run code
-//! in the host, so it must be writable only by the service (a world-writable
-//! directory is refused).
+//! record. A truncated, bit-flipped, foreign or forged file is a miss: it is
+//! deleted, the component is recompiled and the entry rewritten.
+//!
+//! The record is keyed with a per-installation secret (32 random bytes in
+//! `<cache dir>.key`, beside the cache, readable by the service only), so
+//! someone who can write entries but cannot read that file cannot forge one.
+//! And since an entry is mapped as native code, the directory, the key file
+//! and every entry must belong to the service's user and be writable by
+//! nobody else, and none may be a symlink: a cache that fails this is
+//! refused at start (the CLI's direct mode included), an entry that fails it
+//! is never loaded.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -29,10 +35,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
+
+use super::cache_trust as trust;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
-const MAGIC: &[u8; 8] = b"TPCWASM1";
+const MAGIC: &[u8; 8] = b"TPCWASM2";
+const SECRET_LEN: usize = 32;
 const HEADER_LEN: usize = MAGIC.len() + 32;
 
 /// How an evaluator's compiled code was obtained.
@@ -90,9 +99,17 @@ impl CompileCounters {
 }
 
 /// A directory of compiled components (see the module documentation).
-#[derive(Debug)]
 pub struct CompiledCache {
     dir: PathBuf,
+    secret: [u8; SECRET_LEN],
+}
+
+impl std::fmt::Debug for CompiledCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The name of one entry: component digest and engine configuration.
@@ -108,27 +125,13 @@ pub(super) enum Lookup {
 }
 
 impl CompiledCache {
-    /// Opens (creating if needed) the cache directory.
+    /// Opens (creating if needed) the cache directory and its key file.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, io::Error> {
         let dir = dir.into();
         create_private_dir(&dir)?;
-        let meta = fs::metadata(&dir)?;
-        if !meta.is_dir() {
-            return Err(io::Error::other("not a directory"));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Anyone able to write an entry could have the host run their
-            // machine code; the integrity record does not stop a writer.
-            if meta.permissions().mode() & 0o002 != 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "it is world-writable; the compiled cache must be writable only by the service",
-                ));
-            }
-        }
-        Ok(Self { dir })
+        trust::check_private(&dir, trust::Kind::Directory)?;
+        let secret = trust::load_or_create_secret(&key_path(&dir))?;
+        Ok(Self { dir, secret })
     }
 
     pub fn dir(&self) -> &Path {
@@ -155,7 +158,12 @@ impl CompiledCache {
                 return Lookup::Unusable;
             }
         };
-        let Some(artifact) = Verified::check(key, &bytes) else {
+        if let Err(e) = trust::check_private(&path, trust::Kind::File) {
+            tracing::warn!(path = %path.display(), error = %e, "untrusted compiled cache entry, recompiling");
+            discard(&path);
+            return Lookup::Unusable;
+        }
+        let Some(artifact) = Verified::check(&self.secret, key, &bytes) else {
             tracing::warn!(path = %path.display(), "corrupt compiled cache entry, recompiling");
             discard(&path);
             return Lookup::Unusable;
@@ -190,7 +198,7 @@ impl CompiledCache {
         // every restart would pay for a compile and a warning).
         crate::durable_file::write_durably(path, |file| {
             file.write_all(MAGIC)?;
-            file.write_all(&record(key, &artifact))?;
+            file.write_all(&record(&self.secret, key, &artifact))?;
             file.write_all(&artifact)
         })?;
         Ok(())
@@ -202,12 +210,12 @@ impl CompiledCache {
 struct Verified<'a>(&'a [u8]);
 
 impl<'a> Verified<'a> {
-    fn check(key: &CacheKey, file: &'a [u8]) -> Option<Self> {
+    fn check(secret: &[u8; SECRET_LEN], key: &CacheKey, file: &'a [u8]) -> Option<Self> {
         if file.len() < HEADER_LEN || &file[..MAGIC.len()] != MAGIC {
             return None;
         }
         let (recorded, artifact) = file[MAGIC.len()..].split_at(32);
-        if record(key, artifact).as_slice() != recorded {
+        if !constant_time_eq(&record(secret, key, artifact), recorded) {
             return None;
         }
         // A record over garbage is possible only if garbage was written with
@@ -222,24 +230,39 @@ impl<'a> Verified<'a> {
 fn deserialize(engine: &Engine, artifact: Verified<'_>) -> wasmtime::Result<Component> {
     // SAFETY: `Component::deserialize` requires bytes that `serialize` (or
     // `precompile_component`) produced, unmodified. A `Verified` is only made
-    // from a file whose SHA-256 record, written by `CompiledCache::write`
+    // from a private file (owned by this user, writable by no one else, not
+    // a symlink) whose keyed record, written by `CompiledCache::write`
     // together with the bytes `Component::serialize` returned in this kind of
     // process, matches: a truncated, corrupted or foreign file (or one moved
     // from another entry's name) never gets here. The entry's name includes
     // the engine's compatibility hash, and wasmtime itself checks the
     // artifact's version and configuration header and returns an error
-    // (handled as a miss) for an incompatible one. The remaining trust is in
-    // the directory, which must be writable only by this service.
+    // (handled as a miss) for an incompatible one. Forging a record takes the
+    // installation's secret, readable only by this service's user.
     unsafe { Component::deserialize(engine, artifact.0) }
 }
 
-/// The integrity record: SHA-256 over the entry's name and the artifact.
-fn record(key: &CacheKey, artifact: &[u8]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(key.0.as_bytes());
-    hasher.update([0]);
-    hasher.update(artifact);
-    hasher.finalize().into()
+/// The integrity record: HMAC-SHA256, keyed with the installation's secret,
+/// over the entry's name and the artifact.
+fn record(secret: &[u8; SECRET_LEN], key: &CacheKey, artifact: &[u8]) -> [u8; 32] {
+    let mut mac = hmac_sha256::HMAC::new(secret);
+    mac.update(key.0.as_bytes());
+    mac.update([0]);
+    mac.update(artifact);
+    mac.finalize()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The key file sits beside the cache directory, not in it.
+fn key_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trustpub-compiled".into());
+    dir.with_file_name(format!("{name}.key"))
 }
 
 /// Hex SHA-256 of everything wasmtime considers when deciding whether an
@@ -318,11 +341,12 @@ mod tests {
         }
     }
 
-    /// A fresh runtime, as after a restart, on `dir`.
-    fn runtime(dir: &Path) -> EvaluatorRuntime {
+    /// A fresh runtime, as after a restart, with its cache in `home` (the
+    /// key file goes beside the cache, so both stay inside `home`).
+    fn runtime(home: &Path) -> EvaluatorRuntime {
         EvaluatorRuntime::new(limits())
             .expect("runtime")
-            .with_compiled_cache(dir)
+            .with_compiled_cache(home.join("cache"))
             .expect("cache dir")
     }
 
@@ -352,10 +376,21 @@ mod tests {
 
     /// Writes `artifact` as the entry at `path` with a valid integrity record.
     fn plant(runtime: &EvaluatorRuntime, bytes: &[u8], artifact: &[u8]) {
+        let secret = runtime.compiled_cache().expect("cache").secret;
+        plant_with_secret(runtime, bytes, artifact, &secret);
+    }
+
+    /// As [`plant`], with the record keyed by `secret`.
+    fn plant_with_secret(
+        runtime: &EvaluatorRuntime,
+        bytes: &[u8],
+        artifact: &[u8],
+        secret: &[u8; 32],
+    ) {
         let cache = runtime.compiled_cache().expect("cache");
         let key = cache.key(runtime.engine(), &crate::runtime::component_digest(bytes));
         let mut file = MAGIC.to_vec();
-        file.extend_from_slice(&record(&key, artifact));
+        file.extend_from_slice(&record(secret, &key, artifact));
         file.extend_from_slice(artifact);
         std::fs::write(cache.path(&key), file).expect("write entry");
     }
@@ -380,7 +415,7 @@ mod tests {
         let cache = rt.compiled_cache().expect("cache");
         let key = cache.key(rt.engine(), evaluator.digest());
         assert!(
-            Verified::check(&key, &written).is_some(),
+            Verified::check(&cache.secret, &key, &written).is_some(),
             "rewritten entry verifies"
         );
 
@@ -412,7 +447,8 @@ mod tests {
             "{name}"
         );
         // Only the entry: the temporary file was renamed into place.
-        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+        let cache_dir = cold.compiled_cache().expect("cache").dir();
+        assert_eq!(std::fs::read_dir(cache_dir).expect("dir").count(), 1);
 
         let restarted = runtime(dir.path());
         let second = restarted.load(&entra()).expect("loads from the cache");
@@ -485,7 +521,7 @@ mod tests {
         let cache = rt.compiled_cache().expect("cache");
         let key = cache.key(rt.engine(), &crate::runtime::component_digest(&entra()));
         let file = std::fs::read(cache.path(&key)).expect("planted");
-        let verified = Verified::check(&key, &file).expect("record verifies");
+        let verified = Verified::check(&cache.secret, &key, &file).expect("record verifies");
         let refused = deserialize(rt.engine(), verified).expect_err("incompatible artifact");
         assert!(format!("{refused:#}").contains("epoch"), "{refused:#}");
         expect_rebuilt(dir.path());
@@ -518,7 +554,8 @@ mod tests {
         let rt = runtime(dir.path());
         let wasi = component("hostile/wasi.wasm");
         assert!(rt.load(&wasi).is_err());
-        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+        let cache_dir = rt.compiled_cache().expect("cache").dir();
+        assert_eq!(std::fs::read_dir(cache_dir).expect("dir").count(), 0);
     }
 
     #[test]
@@ -527,7 +564,7 @@ mod tests {
         let a = runtime(dir.path());
         let same = runtime(dir.path());
         assert_eq!(entry(&a, &entra()), entry(&same, &entra()));
-        let cache = CompiledCache::new(dir.path()).expect("cache");
+        let cache = CompiledCache::new(dir.path().join("cache")).expect("cache");
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         let other = Engine::new(&config).expect("engine");
@@ -549,6 +586,60 @@ mod tests {
         assert!(
             matches!(err, crate::runtime::LoadError::Cache { .. }),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_record_forged_without_the_installations_secret_is_rebuilt() {
+        // Whoever can write entries but not read the key file can compute
+        // an unkeyed digest, or a record under a guessed key: neither verifies.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime(dir.path());
+        let gha = component("github-actions.wasm");
+        rt.load(&gha).expect("loads");
+        let artifact = std::fs::read(entry(&rt, &gha)).expect("entry")[HEADER_LEN..].to_vec();
+        plant_with_secret(&rt, &entra(), &artifact, &[0u8; 32]);
+        expect_rebuilt(dir.path());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_group_writable_entry_is_never_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, path) = warm();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+        expect_rebuilt(dir.path());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_entry_is_never_loaded() {
+        let (dir, path) = warm();
+        let elsewhere = dir.path().join("elsewhere.cwasm");
+        std::fs::rename(&path, &elsewhere).expect("move");
+        std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
+        expect_rebuilt(dir.path());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_group_writable_or_symlinked_directory_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().expect("tempdir");
+        let cache = home.path().join("cache");
+        std::fs::create_dir(&cache).expect("mkdir");
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o770)).expect("chmod");
+        let err = CompiledCache::new(&cache).expect_err("group-writable");
+        assert!(err.to_string().contains("write"), "{err}");
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let link = home.path().join("link");
+        std::os::unix::fs::symlink(&cache, &link).expect("symlink");
+        let err = CompiledCache::new(&link).expect_err("symlink");
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(CompiledCache::new(&cache).is_ok());
+        assert!(
+            home.path().join("cache.key").is_file(),
+            "the key sits beside the cache"
         );
     }
 

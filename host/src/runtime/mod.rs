@@ -10,6 +10,7 @@
 
 mod bindings;
 mod cache;
+mod cache_trust;
 mod error;
 mod evaluator;
 mod limits;
@@ -90,7 +91,8 @@ impl EvaluatorRuntime {
     }
 
     /// This runtime, keeping compiled components in `dir` (created if
-    /// missing, refused if world-writable): a later runtime with the same
+    /// missing; refused unless it, its key file and entries are this user's alone, see
+    /// the `cache` module): a later runtime with the same
     /// engine configuration and directory loads them without compiling.
     ///
     /// Returns a new runtime sharing the engine, with its own statistics;
