@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
-use crate::server::admin::{AdminCall, dispatch};
+use crate::server::admin::{Actor, AdminCall, dispatch};
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -234,7 +234,7 @@ async fn call_api(
     if let Some(config) = &target.config {
         let settings = Settings::load(Some(config), std::env::vars(), &[])?;
         let state = crate::server::build_state(&settings).await?;
-        return dispatch(&state, call)
+        return dispatch(&state, call, &Actor::cli_direct())
             .await
             .map(|(_, v)| v)
             .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.status));

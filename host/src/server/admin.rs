@@ -14,7 +14,7 @@ use super::error::{ApiError, respond};
 use super::token::bearer;
 use super::{AppState, blocking, store_call};
 use crate::exchange::unix_now;
-use crate::store::{NewPolicy, Scope, StoredPolicy, User};
+use crate::store::{AuditEvent, AuditOutcome, NewPolicy, Scope, StoredPolicy, User};
 
 /// Compares secrets by their digests, so the time taken does not reveal how
 /// much of a guess was right.
@@ -79,28 +79,84 @@ pub enum AdminCall {
     RollbackEvaluator(String),
     Audit {
         username: Option<String>,
+        kind: crate::store::AuditKind,
         limit: u32,
     },
+}
+
+/// Who asked for an operator action, for its audit record.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `admin-api` (the admin token over HTTP) or `cli-direct` (the CLI on
+    /// the database itself).
+    pub name: &'static str,
+    pub addr: Option<String>,
+}
+
+impl Actor {
+    pub fn admin_api(addr: Option<std::net::SocketAddr>) -> Self {
+        Self {
+            name: "admin-api",
+            addr: addr.map(|a| a.ip().to_string()),
+        }
+    }
+
+    pub fn cli_direct() -> Self {
+        Self {
+            name: "cli-direct",
+            addr: None,
+        }
+    }
+
+    fn event(&self, outcome: AuditOutcome, username: &str) -> AuditEvent {
+        AuditEvent {
+            at: unix_now(),
+            provider: None,
+            username: username.to_string(),
+            outcome,
+            detail: None,
+            policy_id: None,
+            evaluator_digest: None,
+            subject: Some(self.name.to_string()),
+            client_addr: self.addr.clone(),
+        }
+    }
+}
+
+/// Records an operator action after it succeeded. The action stands even
+/// if its record cannot be written; that failure is logged loudly.
+async fn record_action(state: &AppState, event: AuditEvent) {
+    if let Err(e) = store_call(state, move |s| s.record_audit(&event)).await {
+        tracing::error!(error = %e.message, "cannot record the audit event of an operator action");
+    }
 }
 
 /// Runs an admin call; the route has already checked the admin token.
 pub async fn handle(
     state: Arc<AppState>,
     call: AdminCall,
+    remote: Option<std::net::SocketAddr>,
 ) -> Result<Response, std::convert::Infallible> {
-    Ok(respond(dispatch(&state, call).await.map(
-        |(status, body)| {
-            if status == StatusCode::NO_CONTENT {
-                warp::reply::with_status(warp::reply(), status).into_response()
-            } else {
-                json_reply(status, &body)
-            }
-        },
-    )))
+    Ok(respond(
+        dispatch(&state, call, &Actor::admin_api(remote))
+            .await
+            .map(|(status, body)| {
+                if status == StatusCode::NO_CONTENT {
+                    warp::reply::with_status(warp::reply(), status).into_response()
+                } else {
+                    json_reply(status, &body)
+                }
+            }),
+    ))
 }
 
 /// Runs one operator call: the HTTP API and the CLI's direct mode share it.
-pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, Value), ApiError> {
+/// Changes to policies and evaluators are audited with `actor`.
+pub async fn dispatch(
+    state: &AppState,
+    call: AdminCall,
+    actor: &Actor,
+) -> Result<(StatusCode, Value), ApiError> {
     match call {
         AdminCall::CreateUser(body) => {
             let body = parse_json(&body)?;
@@ -121,7 +177,17 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
                 json!(users.iter().map(user_json).collect::<Vec<_>>()),
             ))
         }
-        AdminCall::CreatePolicy(body) => create_policy(state, parse_json(&body)?).await,
+        AdminCall::CreatePolicy(body) => {
+            let (status, created) = create_policy(state, parse_json(&body)?).await?;
+            let mut event = actor.event(
+                AuditOutcome::PolicyCreated,
+                created["username"].as_str().unwrap_or_default(),
+            );
+            event.provider = created["provider"].as_str().map(str::to_string);
+            event.policy_id = created["id"].as_u64();
+            record_action(state, event).await;
+            Ok((status, created))
+        }
         AdminCall::ListPolicies(username) => {
             let policies = store_call(state, move |s| s.list_policies(username.as_deref())).await?;
             Ok((
@@ -136,12 +202,25 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
             Ok((StatusCode::OK, policy_json(&policy)))
         }
         AdminCall::DeletePolicy(id) => {
+            let policy = store_call(state, move |s| s.get_policy(id)).await?;
             let revoked = store_call(state, move |s| s.delete_policy(id, unix_now())).await?;
             tracing::info!(policy_id = id, keys_revoked = revoked, "policy deleted");
+            let mut event = actor.event(
+                AuditOutcome::PolicyDeleted,
+                policy.as_ref().map_or("", |p| p.username.as_str()),
+            );
+            event.provider = policy.map(|p| p.provider);
+            event.policy_id = Some(id);
+            event.detail = Some(format!("{revoked} live keys revoked"));
+            record_action(state, event).await;
             Ok((StatusCode::NO_CONTENT, Value::Null))
         }
         AdminCall::RenewPolicy(id) => {
             let policy = store_call(state, move |s| s.renew_policy(id, unix_now())).await?;
+            let mut event = actor.event(AuditOutcome::PolicyRenewed, &policy.username);
+            event.provider = Some(policy.provider.clone());
+            event.policy_id = Some(id);
+            record_action(state, event).await;
             Ok((StatusCode::OK, policy_json(&policy)))
         }
         AdminCall::ListEvaluators => {
@@ -173,6 +252,11 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
             })
             .await?
             .map_err(deploy_error)?;
+            record_action(
+                state,
+                evaluator_event(actor, AuditOutcome::EvaluatorDeployed, &deployed),
+            )
+            .await;
             Ok((StatusCode::OK, deployed_json(&deployed)))
         }
         AdminCall::RollbackEvaluator(provider) => {
@@ -180,11 +264,20 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
             let deployed = blocking(move || registry.rollback(&provider))
                 .await?
                 .map_err(deploy_error)?;
+            record_action(
+                state,
+                evaluator_event(actor, AuditOutcome::EvaluatorRolledBack, &deployed),
+            )
+            .await;
             Ok((StatusCode::OK, deployed_json(&deployed)))
         }
-        AdminCall::Audit { username, limit } => {
+        AdminCall::Audit {
+            username,
+            kind,
+            limit,
+        } => {
             let events = store_call(state, move |s| {
-                s.list_audit(username.as_deref(), limit.min(1000))
+                s.list_audit_of(username.as_deref(), kind, limit.min(1000))
             })
             .await?;
             let list: Vec<Value> = events
@@ -198,6 +291,27 @@ pub async fn dispatch(state: &AppState, call: AdminCall) -> Result<(StatusCode, 
             Ok((StatusCode::OK, json!(list)))
         }
     }
+}
+
+/// Evaluator changes belong to no user: the record names the provider.
+fn evaluator_event(
+    actor: &Actor,
+    outcome: AuditOutcome,
+    deployed: &crate::deploy::Deployed,
+) -> AuditEvent {
+    let mut event = actor.event(outcome, "");
+    event.provider = Some(deployed.provider.clone());
+    event.evaluator_digest = Some(deployed.digest.clone());
+    event.detail = Some(format!(
+        "version {}{}",
+        deployed.version,
+        if deployed.unchanged {
+            " (already active)"
+        } else {
+            ""
+        }
+    ));
+    event
 }
 
 fn deploy_error(e: crate::deploy::DeployError) -> ApiError {

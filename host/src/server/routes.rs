@@ -33,6 +33,7 @@ pub fn routes(
         .and(warp::delete())
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
         .and_then(token::revoke);
     let metrics = warp::path!("metrics")
         .and(warp::get())
@@ -130,6 +131,11 @@ pub fn routes(
                     s,
                     AdminCall::Audit {
                         username: q.get("username").cloned(),
+                        // Unknown kinds list exchanges, as before `kind` existed.
+                        kind: q
+                            .get("kind")
+                            .and_then(|k| crate::store::AuditKind::parse(k))
+                            .unwrap_or_default(),
                         limit: q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100),
                     },
                 )
@@ -155,7 +161,10 @@ pub fn routes(
             .unify()
             .or(audit)
             .unify()
-            .and_then(|(state, call): (Arc<AppState>, AdminCall)| admin::handle(state, call))
+            .and(warp::addr::remote())
+            .and_then(|(state, call): (Arc<AppState>, AdminCall), remote| {
+                admin::handle(state, call, remote)
+            })
     };
 
     exchange

@@ -220,18 +220,41 @@ async fn introspect_inner(
 pub async fn revoke(
     state: Arc<AppState>,
     headers: HeaderMap,
+    remote: Option<SocketAddr>,
 ) -> Result<Response, std::convert::Infallible> {
-    Ok(super::error::respond(revoke_inner(&state, &headers).await))
+    Ok(super::error::respond(
+        revoke_inner(&state, &headers, remote).await,
+    ))
 }
 
-async fn revoke_inner(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn revoke_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote: Option<SocketAddr>,
+) -> Result<Response, ApiError> {
     let presented = single_header(headers, API_KEY_HEADER)?.ok_or_else(|| {
         ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
     })?;
     let hash = parse_key(presented.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let lookup = hash.clone();
+    let key = store_call(state, move |s| s.find_key(&lookup)).await?;
     let revoked = store_call(state, move |s| s.revoke_key(&hash, unix_now())).await?;
-    if revoked {
+    if let (true, Some(key)) = (revoked, key) {
         tracing::info!("api key revoked by its holder");
+        let event = crate::store::AuditEvent {
+            at: unix_now(),
+            provider: Some(key.provider),
+            username: key.username,
+            outcome: crate::store::AuditOutcome::KeyRevoked,
+            detail: None,
+            policy_id: Some(key.policy_id),
+            evaluator_digest: None,
+            subject: Some("key-holder".into()),
+            client_addr: remote.map(|a| a.ip().to_string()),
+        };
+        if let Err(e) = store_call(state, move |s| s.record_audit(&event)).await {
+            tracing::error!(error = %e.message, "cannot record the audit event of a revocation");
+        }
     }
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
@@ -294,4 +317,59 @@ fn no_store(mut response: Response) -> Response {
         warp::http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().expect("header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn the_client_is_the_last_address_the_trusted_proxy_appended() {
+        let remote = Some(SocketAddr::from(([10, 0, 0, 9], 443)));
+        let proxy = Some("x-forwarded-for");
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
+            ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
+        ]);
+        // The client wrote 1.1.1.1 and 6.6.6.6 itself; the proxy appended the last.
+        assert_eq!(client_ip(&h, remote, proxy), Some([203, 0, 113, 7].into()));
+        // Without the setting the header is ignored.
+        assert_eq!(client_ip(&h, remote, None), Some([10, 0, 0, 9].into()));
+        // Missing or garbage: the connection's address.
+        assert_eq!(
+            client_ip(&headers(&[]), remote, proxy),
+            Some([10, 0, 0, 9].into())
+        );
+        let garbage = headers(&[("x-forwarded-for", "203.0.113.7, not-an-ip")]);
+        assert_eq!(
+            client_ip(&garbage, remote, proxy),
+            Some([10, 0, 0, 9].into())
+        );
+    }
+
+    #[test]
+    fn one_authorization_header_is_read_and_two_are_refused() {
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer abc")])).expect("one"),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Basic abc")])).expect("one"),
+            None
+        );
+        assert_eq!(bearer(&headers(&[])).expect("none"), None);
+        let two = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
+        assert_eq!(
+            bearer(&two).expect_err("two").status,
+            StatusCode::BAD_REQUEST
+        );
+    }
 }

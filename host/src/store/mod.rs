@@ -75,9 +75,21 @@ pub trait Store: Send + Sync {
 
     /// Records an exchange that did not mint a key.
     fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
-    /// Most recent first; one user's, or everyone's.
-    fn list_audit(&self, username: Option<&str>, limit: u32)
-    -> Result<Vec<AuditEvent>, StoreError>;
+    /// Exchange attempts, most recent first; one user's, or everyone's.
+    fn list_audit(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.list_audit_of(username, AuditKind::Exchanges, limit)
+    }
+    /// Events of one kind, most recent first; one user's, or everyone's.
+    fn list_audit_of(
+        &self,
+        username: Option<&str>,
+        kind: AuditKind,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (or a bare path).

@@ -14,8 +14,8 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    ApiKeyRecord, AuditEvent, AuditOutcome, ExchangeCommit, NewPolicy, Scope, Store, StoreError,
-    StoredPolicy, User,
+    ApiKeyRecord, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy, Scope, Store,
+    StoreError, StoredPolicy, User,
 };
 
 /// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.
@@ -525,24 +525,38 @@ impl Store for SqliteStore {
         insert_audit(&conn, event)
     }
 
-    fn list_audit(
+    fn list_audit_of(
         &self,
         username: Option<&str>,
+        kind: AuditKind,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         const COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, client_addr \
              FROM audit_events";
+        // The outcome names are our own constants, never client input.
+        let actions: Vec<String> = AuditOutcome::ALL
+            .iter()
+            .filter(|o| o.is_action())
+            .map(|o| format!("'{}'", o.as_str()))
+            .collect();
+        let kind_filter = match kind {
+            AuditKind::Exchanges => format!("outcome NOT IN ({})", actions.join(",")),
+            AuditKind::Actions => format!("outcome IN ({})", actions.join(",")),
+            AuditKind::All => "1".to_string(),
+        };
         let conn = self.conn()?;
         let limit = i64::from(limit);
         let events = match username {
             Some(u) => conn
                 .prepare_cached(&format!(
-                    "{COLUMNS} WHERE username = ?1 ORDER BY id DESC LIMIT ?2"
+                    "{COLUMNS} WHERE username = ?1 AND {kind_filter} ORDER BY id DESC LIMIT ?2"
                 ))?
                 .query_map(params![u, limit], audit_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?,
             None => conn
-                .prepare_cached(&format!("{COLUMNS} ORDER BY id DESC LIMIT ?1"))?
+                .prepare_cached(&format!(
+                    "{COLUMNS} WHERE {kind_filter} ORDER BY id DESC LIMIT ?1"
+                ))?
                 .query_map([limit], audit_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?,
         };

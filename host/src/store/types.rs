@@ -94,9 +94,61 @@ pub enum AuditOutcome {
     Replay,
     RenewalRequired,
     EvaluatorError,
+    /// Operator actions: who did them is in `subject`, from where in
+    /// `client_addr`.
+    PolicyCreated,
+    PolicyDeleted,
+    PolicyRenewed,
+    EvaluatorDeployed,
+    EvaluatorRolledBack,
+    /// A key revoked by its holder (`DELETE /api/v2/token`).
+    KeyRevoked,
+}
+
+/// Which audit events a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditKind {
+    /// Exchange attempts (what `/admin/audit` always listed).
+    #[default]
+    Exchanges,
+    /// Operator actions and revocations.
+    Actions,
+    All,
+}
+
+impl AuditKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exchanges" => Some(Self::Exchanges),
+            "actions" => Some(Self::Actions),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    pub fn includes(self, outcome: AuditOutcome) -> bool {
+        match self {
+            Self::Exchanges => !outcome.is_action(),
+            Self::Actions => outcome.is_action(),
+            Self::All => true,
+        }
+    }
 }
 
 impl AuditOutcome {
+    /// An operator action or revocation rather than an exchange attempt.
+    pub fn is_action(self) -> bool {
+        matches!(
+            self,
+            Self::PolicyCreated
+                | Self::PolicyDeleted
+                | Self::PolicyRenewed
+                | Self::EvaluatorDeployed
+                | Self::EvaluatorRolledBack
+                | Self::KeyRevoked
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Minted => "minted",
@@ -105,24 +157,36 @@ impl AuditOutcome {
             Self::Replay => "replay",
             Self::RenewalRequired => "renewal-required",
             Self::EvaluatorError => "evaluator-error",
+            Self::PolicyCreated => "policy-created",
+            Self::PolicyDeleted => "policy-deleted",
+            Self::PolicyRenewed => "policy-renewed",
+            Self::EvaluatorDeployed => "evaluator-deployed",
+            Self::EvaluatorRolledBack => "evaluator-rolled-back",
+            Self::KeyRevoked => "key-revoked",
         }
     }
 
+    pub const ALL: [Self; 12] = [
+        Self::Minted,
+        Self::BadToken,
+        Self::Unauthorized,
+        Self::Replay,
+        Self::RenewalRequired,
+        Self::EvaluatorError,
+        Self::PolicyCreated,
+        Self::PolicyDeleted,
+        Self::PolicyRenewed,
+        Self::EvaluatorDeployed,
+        Self::EvaluatorRolledBack,
+        Self::KeyRevoked,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Minted,
-            Self::BadToken,
-            Self::Unauthorized,
-            Self::Replay,
-            Self::RenewalRequired,
-            Self::EvaluatorError,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
-/// One exchange attempt. Never holds the token or the key.
+/// One exchange attempt or operator action. Never holds a token or a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub at: u64,

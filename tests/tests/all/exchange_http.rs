@@ -452,6 +452,97 @@ async fn floods_get_429_with_retry_after_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_actions_are_audited_with_who_and_from_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    let policy_id = svc.user_with_policy("contoso", OID).await;
+    let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    assert_eq!(status, 200, "{body}");
+    let key = body["apiKey"].as_str().expect("key").to_string();
+    let r = svc
+        .http
+        .delete(svc.url("/api/v2/token"))
+        .header("X-NuGet-ApiKey", &key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 204);
+    for (method, path) in [
+        (Method::POST, format!("/admin/policies/{policy_id}/renew")),
+        (Method::DELETE, format!("/admin/policies/{policy_id}")),
+    ] {
+        let r = svc.admin(method, &path).send().await.expect("send");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+    let component = std::fs::read(trustpub_tests::component("entra-id")).expect("component");
+    let r = svc
+        .admin(Method::PUT, "/admin/evaluators/entra-id")
+        .body(component)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+
+    let audit: Value = svc
+        .admin(Method::GET, "/admin/audit?kind=actions&limit=100")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let find = |outcome: &str| {
+        audit
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["outcome"] == outcome)
+            .unwrap_or_else(|| panic!("no {outcome} event in {audit}"))
+            .clone()
+    };
+    for outcome in ["policy-created", "policy-renewed", "policy-deleted"] {
+        let e = find(outcome);
+        assert_eq!(e["subject"], "admin-api", "{e}");
+        assert_eq!(e["client_addr"], "127.0.0.1", "{e}");
+        assert_eq!(e["policy_id"], policy_id, "{e}");
+        assert_eq!(e["username"], "contoso", "{e}");
+        assert_eq!(e["provider"], "entra-id", "{e}");
+    }
+    assert_eq!(find("policy-deleted")["detail"], "0 live keys revoked");
+    let revoked = find("key-revoked");
+    assert_eq!(revoked["subject"], "key-holder");
+    assert_eq!(revoked["username"], "contoso");
+    let deployed = find("evaluator-deployed");
+    assert_eq!(deployed["provider"], "entra-id");
+    assert!(
+        deployed["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("already active")),
+        "{deployed}"
+    );
+    // The default listing stays the exchanges it always was.
+    let exchanges: Value = svc
+        .admin(Method::GET, "/admin/audit?limit=100")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let outcomes: Vec<&str> = exchanges
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["minted"]);
+    // No record holds the key or the admin token.
+    let text = audit.to_string();
+    assert!(!text.contains(&key) && !text.contains(ADMIN_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_exchanged_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let idp = start_idp("k1").await;
