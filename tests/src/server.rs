@@ -99,6 +99,17 @@ impl Service {
             .bearer_auth(ADMIN_TOKEN)
     }
 
+    /// `GET /admin/audit?{query}` as JSON (a list of events).
+    pub async fn audit(&self, query: &str) -> Value {
+        self.admin(reqwest::Method::GET, &format!("/admin/audit?{query}"))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("audit json")
+    }
+
     /// Creates a user and an Entra ID policy for `oid`; returns the policy id.
     pub async fn user_with_policy(&self, username: &str, oid: &str) -> u64 {
         let r = self

@@ -357,12 +357,7 @@ async fn out_of_range_times_and_ambiguous_credentials_are_client_errors() {
             "{body}"
         );
     }
-    let r = svc
-        .admin(Method::GET, "/admin/audit?limit=1000")
-        .send()
-        .await
-        .expect("send");
-    let audit = r.text().await.expect("audit");
+    let audit = svc.audit("limit=1000").await.to_string();
     assert!(!audit.contains("xxxxxxxxxx"), "{audit}");
 
     // The operator API refuses them too, even with the right admin token twice.
@@ -391,14 +386,8 @@ async fn floods_get_429_with_retry_after_and_write_nothing() {
     );
     svc.user_with_policy("contoso", OID).await;
     let audit_rows = || async {
-        let r = svc
-            .admin(Method::GET, "/admin/audit?limit=1000")
-            .send()
+        svc.audit("limit=1000")
             .await
-            .expect("send");
-        r.json::<Value>()
-            .await
-            .expect("json")
             .as_array()
             .expect("array")
             .len()
@@ -484,14 +473,7 @@ async fn operator_actions_are_audited_with_who_and_from_where() {
         .expect("send");
     assert_eq!(r.status(), 200);
 
-    let audit: Value = svc
-        .admin(Method::GET, "/admin/audit?kind=actions&limit=100")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = svc.audit("kind=actions&limit=100").await;
     let find = |outcome: &str| {
         audit
             .as_array()
@@ -522,14 +504,7 @@ async fn operator_actions_are_audited_with_who_and_from_where() {
         "{deployed}"
     );
     // The default listing stays the exchanges it always was.
-    let exchanges: Value = svc
-        .admin(Method::GET, "/admin/audit?limit=100")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let exchanges: Value = svc.audit("limit=100").await;
     let outcomes: Vec<&str> = exchanges
         .as_array()
         .expect("array")
@@ -739,14 +714,7 @@ async fn state_survives_a_restart_on_the_same_database() {
             Some("this token has already been used; request a new one for each exchange")
         )
     );
-    let audit: Value = svc
-        .admin(Method::GET, "/admin/audit?username=contoso")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = svc.audit("username=contoso").await;
     let outcomes: Vec<&str> = audit
         .as_array()
         .expect("list")

@@ -122,14 +122,7 @@ async fn put_validates_activates_and_rolls_back() {
         svc.exchange(&entra_token(&idp, OID), "contoso").await.0,
         200
     );
-    let audit: Value = svc
-        .admin(Method::GET, "/admin/audit?username=contoso&limit=1")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = svc.audit("username=contoso&limit=1").await;
     assert_eq!(
         audit[0]["evaluator_digest"],
         sha256(&b),
@@ -301,14 +294,7 @@ async fn swaps_under_load_fail_no_request() {
         "requests failed during swaps"
     );
     assert!(ok.load(Ordering::Relaxed) > 0, "the load ran");
-    let audit: Value = svc
-        .admin(Method::GET, "/admin/audit?username=contoso&limit=1000")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = svc.audit("username=contoso&limit=1000").await;
     for event in audit.as_array().expect("list") {
         let digest = event["evaluator_digest"]
             .as_str()
@@ -383,14 +369,7 @@ async fn hostile_guests_are_contained_and_the_server_keeps_serving() {
         logs.contains("evaluator failed") && logs.contains("hostile-loop"),
         "a log line names the failure"
     );
-    let audit: Value = svc
-        .admin(Method::GET, "/admin/audit?username=contoso&limit=100")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = svc.audit("username=contoso&limit=100").await;
     let details: Vec<&str> = audit
         .as_array()
         .expect("list")
