@@ -196,6 +196,21 @@ audience = "{AUDIENCE}"
     )
 }
 
+/// The usual test setup: a test IdP (key `k1`), a server with the entra-id
+/// provider on a fresh SQLite file (plus `extra` top-level settings), and
+/// user `contoso` with a policy for `OID`, whose id is returned. Keep the
+/// directory alive as long as the server.
+pub async fn contoso_service(extra: &str) -> (tempfile::TempDir, TestIdpServer, Service, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    let svc = Service::start(
+        dir.path(),
+        &config(&dir.path().join("db.sqlite"), &idp, extra),
+    );
+    let policy_id = svc.user_with_policy("contoso", OID).await;
+    (dir, idp, svc, policy_id)
+}
+
 /// A test IdP on loopback with one RS256 key.
 pub async fn start_idp(kid: &str) -> TestIdpServer {
     TestIdpServer::start(

@@ -5,17 +5,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use trustpub::idp::{SigningAlg, SigningKey, TestIdp};
 use trustpub_tests::server::{
-    ADMIN_TOKEN, OID, Service, config, entra_claims, entra_token, start_idp,
+    ADMIN_TOKEN, OID, Service, config, contoso_service, entra_claims, entra_token, start_idp,
 };
 
 const UNAUTHORIZED: &str = "no trusted publishing policy of this user trusts this token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_exchange_introspect_and_revoke() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    let policy_id = svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, policy_id) = contoso_service("").await;
 
     let (status, body, headers) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
     assert_eq!(status, 200, "{body}");
@@ -71,10 +68,7 @@ async fn full_exchange_introspect_and_revoke() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snake_case_request_gets_a_snake_case_answer() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
     let r = svc
         .http
         .post(svc.url("/api/v2/token"))
@@ -96,17 +90,7 @@ async fn snake_case_request_gets_a_snake_case_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_key_is_inactive() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "key_lifetime_seconds = 1",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("key_lifetime_seconds = 1").await;
     let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
     assert_eq!(status, 200);
     let key = body["apiKey"].as_str().expect("key").to_string();
@@ -116,10 +100,7 @@ async fn an_expired_key_is_inactive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_mistakes_get_json_errors_with_the_documented_status() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
     let token = entra_token(&idp, OID);
     let url = svc.url("/api/v2/token");
     let body = json!({"username": "contoso", "tokenType": "ApiKey"});
@@ -227,10 +208,7 @@ async fn client_mistakes_get_json_errors_with_the_documented_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_say_what_is_wrong_and_unauthorized_says_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
     svc.user_with_policy("fabrikam", "99999999-7e21-4c8e-9f6d-1b2a3c4d5e6f")
         .await;
     let r = svc
@@ -286,10 +264,7 @@ async fn bad_tokens_say_what_is_wrong_and_unauthorized_says_nothing() {
 /// Hostile input found in review: each was a 500 or a silent choice before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_range_times_and_ambiguous_credentials_are_client_errors() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
 
     // Signed by the IdP, so only the range check can refuse them.
     for (claim, value) in [
@@ -374,17 +349,10 @@ async fn out_of_range_times_and_ambiguous_credentials_are_client_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_get_429_with_retry_after_and_write_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "rate_limit_per_address_per_minute = 4\nrate_limit_per_username_per_minute = 2",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service(
+        "rate_limit_per_address_per_minute = 4\nrate_limit_per_username_per_minute = 2",
+    )
+    .await;
     let audit_rows = || async {
         svc.audit("limit=1000")
             .await
@@ -442,10 +410,7 @@ async fn floods_get_429_with_retry_after_and_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_actions_are_audited_with_who_and_from_where() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    let policy_id = svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, policy_id) = contoso_service("").await;
     let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
     assert_eq!(status, 200, "{body}");
     let key = body["apiKey"].as_str().expect("key").to_string();
@@ -519,10 +484,7 @@ async fn operator_actions_are_audited_with_who_and_from_where() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_exchanged_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
     let token = entra_token(&idp, OID);
     assert_eq!(svc.exchange(&token, "contoso").await.0, 200);
     let (status, body, _) = svc.exchange(&token, "contoso").await;
@@ -588,17 +550,7 @@ async fn key_rotation_is_picked_up_without_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_keys_keep_verifying_while_the_idp_is_down() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "jwks_min_refresh_seconds = 0",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("jwks_min_refresh_seconds = 0").await;
     let tokens: Vec<String> = (0..2).map(|_| entra_token(&idp, OID)).collect();
     idp.stop().await;
     for token in tokens {
@@ -609,17 +561,7 @@ async fn cached_keys_keep_verifying_while_the_idp_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "jwks_min_refresh_seconds = 3600",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("jwks_min_refresh_seconds = 3600").await;
     let before = idp.requests();
     for i in 0..30 {
         let stranger = SigningKey::generate(SigningAlg::Es256, &format!("bogus-{i}")).expect("key");
@@ -726,10 +668,7 @@ async fn state_survives_a_restart_on_the_same_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_of_a_full_exchange_hold_no_secret() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
-    svc.user_with_policy("contoso", OID).await;
+    let (_dir, idp, svc, _) = contoso_service("").await;
     let token = entra_token(&idp, OID);
     let (_, body, _) = svc.exchange(&token, "contoso").await;
     let key = body["apiKey"].as_str().expect("key").to_string();
