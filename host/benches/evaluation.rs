@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use trustpub::idp::{TestIdp, entra_app_token_claims};
-use trustpub::jwks::KeySet;
-use trustpub::jws::{DEFAULT_MAX_TOKEN_BYTES, KeyVerifier};
+use trustpub::jose::jws::{DEFAULT_MAX_TOKEN_BYTES, KeyVerifier};
+use trustpub::jose::key_set::KeySet;
 use trustpub::runtime::{EvaluatorRuntime, SandboxLimits, SharedVerifier};
 use trustpub::{Evaluation, Policy, Request};
 use trustpub_entra_id::EntraId;

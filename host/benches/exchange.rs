@@ -14,8 +14,8 @@ mod common;
 use common::{AUD, OID, TID};
 use trustpub::config::{ProviderSettings, Settings};
 use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
-use trustpub::jwks::KeySet;
-use trustpub::jws::{DEFAULT_MAX_TOKEN_BYTES, verify_jws};
+use trustpub::jose::jws::{DEFAULT_MAX_TOKEN_BYTES, verify_jws};
+use trustpub::jose::key_set::KeySet;
 
 const EXCHANGES: usize = 2_000;
 const CLIENTS: usize = 16;

@@ -238,6 +238,11 @@ impl Settings {
                 "jwks_max_age_seconds must be longer than jwks_refresh_seconds (or 0 to never expire keys): otherwise keys go stale between refreshes".into(),
             );
         }
+        if self.max_concurrent_evaluations == 0 {
+            // Every instantiation waits for one of these slots: none would
+            // make every exchange wait forever.
+            return invalid("max_concurrent_evaluations must be at least 1".into());
+        }
         if self.key_lifetime_seconds > MAX_KEY_LIFETIME_SECONDS {
             return invalid(format!(
                 "key_lifetime_seconds must be at most {MAX_KEY_LIFETIME_SECONDS} (one day): trusted-publishing keys are short-lived"
@@ -460,6 +465,10 @@ audience = "api://AzureADTokenExchange"
             (
                 &format!("jwks_refresh_seconds = 600\njwks_max_age_seconds = 600\n{MINIMAL}"),
                 "jwks_max_age_seconds must be longer",
+            ),
+            (
+                &format!("max_concurrent_evaluations = 0\n{MINIMAL}"),
+                "max_concurrent_evaluations must be at least 1",
             ),
         ] {
             let (_dir, path) = write(text);

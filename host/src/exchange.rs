@@ -8,13 +8,13 @@
 //! no answer depends on whether the user exists.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
 use trustpub_guest::{Evaluation, Policy, Request, UnverifiedJwt};
 
-use crate::keys::{ApiKey, KeyError};
-use crate::registry::{ActiveEvaluator, EvaluatorRegistry, Provider};
+use crate::api_key::{ApiKey, KeyError};
+use crate::blocking::{BlockingTaskFailed, run_blocking};
+use crate::clock::Clock;
+use crate::evaluators::{ActiveEvaluator, EvaluatorRegistry, Provider};
 use crate::store::{
     AuditEvent, AuditOutcome, ExchangeCommit, NewApiKey, Store, StoreError, StoredPolicy,
 };
@@ -57,6 +57,12 @@ impl From<StoreError> for ExchangeError {
     }
 }
 
+impl From<BlockingTaskFailed> for ExchangeError {
+    fn from(e: BlockingTaskFailed) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 pub struct ExchangeRequest {
     pub token: String,
     pub username: String,
@@ -75,33 +81,30 @@ pub struct Minted {
 pub struct TokenExchange {
     registry: Arc<EvaluatorRegistry>,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     key_lifetime_seconds: u64,
     first_use_window_seconds: u64,
-    /// Bounds concurrent sandboxes to the pooling allocator's slots.
-    slots: Arc<Semaphore>,
 }
 
 impl TokenExchange {
     pub fn new(
         registry: Arc<EvaluatorRegistry>,
         store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
         key_lifetime_seconds: u64,
         first_use_window_seconds: u64,
     ) -> Self {
-        let slots = Arc::new(Semaphore::new(
-            registry.runtime().limits().max_concurrent as usize,
-        ));
         Self {
             registry,
             store,
+            clock,
             key_lifetime_seconds,
             first_use_window_seconds,
-            slots,
         }
     }
 
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Minted, ExchangeError> {
-        let now = unix_now();
+        let now = self.clock.now();
         let mut audit = AuditEvent {
             at: now,
             provider: None,
@@ -135,10 +138,10 @@ impl TokenExchange {
                 .detail
                 .get_or_insert_with(|| crate::names::truncated(&e.to_string(), MAX_AUDIT_DETAIL));
             let store = self.store.clone();
-            let recorded = blocking(move || store.record_audit(&audit)).await;
+            let recorded = run_blocking(move || store.record_audit(&audit)).await;
             if let Err(e) = recorded
-                .map(|r| r.map_err(ExchangeError::from))
-                .and_then(|r| r)
+                .map_err(ExchangeError::from)
+                .and_then(|r| r.map_err(ExchangeError::from))
             {
                 tracing::error!(error = %e, "cannot record the audit event of a failed exchange");
             }
@@ -170,7 +173,8 @@ impl TokenExchange {
 
         let store = self.store.clone();
         let (username, provider_name) = (request.username.clone(), provider.name.clone());
-        let policies = blocking(move || store.policies_for(&username, &provider_name)).await??;
+        let policies =
+            run_blocking(move || store.policies_for(&username, &provider_name)).await??;
 
         let active = provider.evaluator();
         audit.evaluator_digest = Some(active.evaluator.digest().to_string());
@@ -240,7 +244,7 @@ impl TokenExchange {
             },
         };
         let store = self.store.clone();
-        match blocking(move || store.commit_exchange(&commit)).await? {
+        match run_blocking(move || store.commit_exchange(&commit)).await? {
             Ok(()) => Ok(Minted {
                 key,
                 expires_at,
@@ -259,7 +263,8 @@ impl TokenExchange {
 }
 
 impl TokenExchange {
-    /// One evaluation in a fresh sandbox, bounded by the slot semaphore.
+    /// One evaluation in a fresh sandbox (which waits for one of the
+    /// runtime's slots).
     async fn evaluate(
         &self,
         provider: &Provider,
@@ -276,18 +281,9 @@ impl TokenExchange {
             now,
         };
         let keys = provider.jwks.snapshot();
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ExchangeError::Internal(e.to_string()))?;
         let evaluator = active.clone();
-        blocking(move || {
-            let _permit = permit;
-            evaluator.evaluator.evaluate(&request, keys)
-        })
-        .await?
+        run_blocking(move || evaluator.evaluator.evaluate(&request, keys))
+            .await?
         .map_err(|e| {
             tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %e, "evaluator failed");
             audit.detail = Some(crate::names::truncated(&e.to_string(), MAX_AUDIT_DETAIL));
@@ -302,20 +298,4 @@ fn to_guest_policy(p: &StoredPolicy) -> Policy {
         criteria: p.criteria.clone(),
         pins: p.pins.clone(),
     }
-}
-
-/// Runs blocking work (SQLite, the sandbox) off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ExchangeError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ExchangeError::Internal(format!("a blocking task failed: {e}")))
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

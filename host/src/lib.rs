@@ -3,34 +3,36 @@
 //! Where things live:
 //! - [`server`]: the HTTP API (warp) — start reading at `server::routes`;
 //! - [`exchange`]: one token exchange, from routing to the committed key;
-//! - [`registry`]: the evaluators per identity provider, routing by issuer;
+//! - [`operator`]: users, policies, evaluator versions, audit queries;
+//! - [`evaluators`]: the evaluators per identity provider — admission,
+//!   routing by issuer, deploy, rollback, file watching, conformance cases;
 //! - [`runtime`]: the wasmtime sandbox that runs evaluator components;
-//! - [`jws`], [`jwks`], [`jwks_cache`]: signatures, key sets, fetching keys;
-//! - [`store`]: storage (SQLite); [`keys`]: API key format and minting;
+//! - [`jose`]: JWS signatures, key sets, fetching and caching keys;
+//! - [`store`]: storage (SQLite); [`api_key`]: API key format and minting;
 //! - [`config`]: `trustpub.toml`, environment, flags;
+//! - [`clock`], [`blocking`], [`digest`], [`durable_file`], [`names`]: the
+//!   one home of each small helper;
 //! - [`idp`]: the local test identity provider (keys, JWKS, token minting);
 //! - [`cli`]: the `trustpub` command line.
 
+pub mod api_key;
+pub mod blocking;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod conformance;
-pub mod deploy;
 pub mod digest;
 pub mod durable_file;
+pub mod evaluators;
 pub mod exchange;
 pub mod idp;
-pub mod jwks;
-pub mod jwks_cache;
-pub mod jws;
-pub mod keys;
+pub mod jose;
 pub mod metrics;
 pub mod names;
-pub mod registry;
+pub mod operator;
 pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod verdict;
-pub mod watch;
 
 pub use trustpub_guest::{Evaluation, Matched, Policy, ProviderInfo, Request};
 

@@ -59,4 +59,5 @@ pub fn run_trustpub(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("trustpub runs")
 }
 
+pub mod in_process;
 pub mod server;

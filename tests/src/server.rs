@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
+use trustpub::idp::{
+    GithubJob, TestIdp, TestIdpServer, entra_app_token_claims, github_actions_claims,
+};
 
 pub const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
@@ -99,15 +101,32 @@ impl Service {
             .bearer_auth(ADMIN_TOKEN)
     }
 
-    /// `GET /admin/audit?{query}` as JSON (a list of events).
-    pub async fn audit(&self, query: &str) -> Value {
-        self.admin(reqwest::Method::GET, &format!("/admin/audit?{query}"))
+    /// An admin `GET` of `path`, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.admin(reqwest::Method::GET, path)
             .send()
             .await
             .expect("send")
             .json()
             .await
-            .expect("audit json")
+            .expect("json")
+    }
+
+    /// `GET /admin/audit?{query}` as JSON (a list of events).
+    pub async fn audit(&self, query: &str) -> Value {
+        self.get_json(&format!("/admin/audit?{query}")).await
+    }
+
+    /// `DELETE /api/v2/token` with `key`, as its holder does; the status.
+    pub async fn revoke(&self, key: &str) -> u16 {
+        self.http
+            .delete(self.url("/api/v2/token"))
+            .header("X-NuGet-ApiKey", key)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
     }
 
     /// Creates a user and an Entra ID policy for `oid`; returns the policy id.
@@ -177,6 +196,16 @@ impl Drop for Service {
 
 /// The configuration for one Entra ID provider whose keys are at `idp`.
 pub fn config(db: &Path, idp: &TestIdpServer, extra: &str) -> String {
+    config_with_evaluator(db, idp, extra, &crate::component("entra-id"))
+}
+
+/// [`config`] with the entra-id component at `evaluator` (deploys write there).
+pub fn config_with_evaluator(
+    db: &Path,
+    idp: &TestIdpServer,
+    extra: &str,
+    evaluator: &Path,
+) -> String {
     format!(
         r#"listen = "127.0.0.1:0"
 database = "sqlite://{db}"
@@ -191,24 +220,125 @@ jwks_url = "{jwks}"
 audience = "{AUDIENCE}"
 "#,
         db = db.display(),
-        evaluator = crate::component("entra-id").display(),
+        evaluator = evaluator.display(),
         jwks = idp.jwks_url(),
     )
 }
 
-/// The usual test setup: a test IdP (key `k1`), a server with the entra-id
-/// provider on a fresh SQLite file (plus `extra` top-level settings), and
-/// user `contoso` with a policy for `OID`, whose id is returned. Keep the
-/// directory alive as long as the server.
-pub async fn contoso_service(extra: &str) -> (tempfile::TempDir, TestIdpServer, Service, u64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(&dir.path().join("db.sqlite"), &idp, extra),
-    );
-    let policy_id = svc.user_with_policy("contoso", OID).await;
-    (dir, idp, svc, policy_id)
+/// A test service set up in one call: the entra-id provider with its own
+/// test IdP, GitHub Actions with another when asked, extra top-level
+/// settings, and user `contoso` with an Entra ID policy for [`OID`] unless
+/// told otherwise. [`spawn`](Self::spawn) runs the `trustpub` binary;
+/// [`in_process`](Self::in_process) builds the same service in the test's
+/// process, on a clock the test moves.
+#[derive(Debug, Default)]
+pub struct TestServer {
+    settings: String,
+    github: bool,
+    entra_kid: Option<String>,
+    without_policy: bool,
+}
+
+/// A spawned test service and what it was set up with. Keep it alive as
+/// long as the service: the directory holds its database.
+pub struct Spawned {
+    pub dir: tempfile::TempDir,
+    pub entra: TestIdpServer,
+    pub github: Option<TestIdpServer>,
+    pub svc: Service,
+    /// The contoso policy's id, when the builder created it.
+    pub policy_id: Option<u64>,
+}
+
+impl Spawned {
+    /// The GitHub Actions test IdP (set up by [`TestServer::github`]).
+    pub fn github(&self) -> &TestIdpServer {
+        self.github
+            .as_ref()
+            .expect("the server was built with .github()")
+    }
+}
+
+impl TestServer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Top-level settings, e.g. `"key_lifetime_seconds = 60"`.
+    pub fn settings(mut self, settings: &str) -> Self {
+        self.settings = settings.to_string();
+        self
+    }
+
+    /// Adds the github-actions provider with a test IdP of its own.
+    pub fn github(mut self) -> Self {
+        self.github = true;
+        self
+    }
+
+    /// The key id of the Entra ID test IdP's key (default `k1`).
+    pub fn entra_kid(mut self, kid: &str) -> Self {
+        self.entra_kid = Some(kid.to_string());
+        self
+    }
+
+    /// No user or policy is created.
+    pub fn without_policy(mut self) -> Self {
+        self.without_policy = true;
+        self
+    }
+
+    async fn parts(
+        &self,
+    ) -> (
+        tempfile::TempDir,
+        TestIdpServer,
+        Option<TestIdpServer>,
+        String,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let entra = start_idp(self.entra_kid.as_deref().unwrap_or("k1")).await;
+        let db = dir.path().join("db.sqlite");
+        let (github, config) = if self.github {
+            let github = start_idp("github").await;
+            let config = config_with_github(&db, &entra, &github, &self.settings);
+            (Some(github), config)
+        } else {
+            (None, config(&db, &entra, &self.settings))
+        };
+        (dir, entra, github, config)
+    }
+
+    pub async fn spawn(self) -> Spawned {
+        let (dir, entra, github, config) = self.parts().await;
+        let svc = Service::start(dir.path(), &config);
+        let policy_id = if self.without_policy {
+            None
+        } else {
+            Some(svc.user_with_policy("contoso", OID).await)
+        };
+        Spawned {
+            dir,
+            entra,
+            github,
+            svc,
+            policy_id,
+        }
+    }
+
+    pub async fn in_process(self) -> crate::in_process::InProcessServer {
+        let (dir, entra, github, config) = self.parts().await;
+        crate::in_process::InProcessServer::build(dir, entra, github, &config, !self.without_policy)
+            .await
+    }
+}
+
+/// The usual test setup (see [`TestServer`]): returns the directory, the
+/// Entra ID test IdP, the spawned service and the contoso policy's id.
+pub async fn contoso_service(settings: &str) -> (tempfile::TempDir, TestIdpServer, Service, u64) {
+    let s = TestServer::new().settings(settings).spawn().await;
+    let policy_id = s.policy_id.expect("the builder created the policy");
+    (s.dir, s.entra, s.svc, policy_id)
 }
 
 /// A test IdP on loopback with one RS256 key.
@@ -263,4 +393,43 @@ enterprise_slugs = ["acme"]
         evaluator = crate::component("github-actions").display(),
         jwks = github.jwks_url(),
     )
+}
+
+/// The GitHub Actions job the GitHub tests run as.
+pub fn job() -> GithubJob {
+    GithubJob {
+        owner: "Contoso".into(),
+        repository: "App".into(),
+        owner_id: 1000,
+        repository_id: 2000,
+        workflow: "release.yml".into(),
+        environment: Some("release".into()),
+    }
+}
+
+/// A fresh GitHub Actions token for `job` with a unique `jti`.
+pub fn github_token(idp: &TestIdpServer, job: &GithubJob) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    idp.mint(&github_actions_claims(
+        job,
+        "https://www.nuget.org",
+        now,
+        &format!("jti-{}-{n}", std::process::id()),
+    ))
+    .expect("mint")
+}
+
+/// GitHub Actions criteria for [`job`]'s workflow, optionally bound to an
+/// environment.
+pub fn github_criteria(environment: Option<&str>) -> Value {
+    let mut criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml"});
+    if let Some(env) = environment {
+        criteria["environment"] = json!(env);
+    }
+    criteria
 }

@@ -5,12 +5,14 @@
 //! - `test`: components, then the whole workspace's tests;
 //! - `demo`: components, then `trustpub demo`;
 //! - `toolchain`: install (when missing) and check the wasm toolchain;
-//! - `doc-links`: every Markdown link stays inside the repository and resolves.
+//! - `doc-links`: every Markdown link stays inside the repository and resolves;
+//! - `module-cycles`: no module imports one that imports it back.
 //!
 //! Each step prints how long it took, so a slow clean build shows in CI's log.
 
 mod components;
 mod doc_links;
+mod module_cycles;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +39,7 @@ fn run() -> Result<()> {
         Some("components") => timed("components", || components::build_all(&root).map(drop)),
         Some("toolchain") => timed("toolchain", toolchain::check),
         Some("doc-links") => timed("doc-links", || doc_links::check(&root)),
+        Some("module-cycles") => timed("module-cycles", || module_cycles::check(&root)),
         Some("test") => {
             timed("components", || components::build_all(&root).map(drop))?;
             // The black-box tests run the binary, so build it before they start.
@@ -54,7 +57,7 @@ fn run() -> Result<()> {
             timed("demo", || cargo(&root, &demo))
         }
         _ => bail!(
-            "usage: cargo xtask <components | test [cargo test args] | demo | toolchain | doc-links>"
+            "usage: cargo xtask <components | test [cargo test args] | demo | toolchain | doc-links | module-cycles>"
         ),
     }
 }

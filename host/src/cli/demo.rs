@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::api_key::ApiKey;
+use crate::clock::unix_now;
 use crate::config::{ProviderSettings, Settings};
-use crate::exchange::unix_now;
 use crate::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
-use crate::keys::ApiKey;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {

@@ -4,13 +4,12 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use trustpub_guest::{Evaluation, Request};
 
-use crate::conformance::{ConformanceCases, PolicyFile, normalize_policies};
-use crate::jwks::KeySet;
-use crate::jws::{KeyResolver, NoKeys};
+use crate::evaluators::conformance::{ConformanceCases, PolicyFile, normalize_policies};
+use crate::jose::jws::{KeyResolver, NoKeys};
+use crate::jose::key_set::KeySet;
 use crate::runtime::{EvaluatorRuntime, SandboxLimits};
 use crate::verdict::evaluation_json;
 
@@ -124,12 +123,7 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
     })?;
     // The server stores criteria as the evaluator normalized them; do the same.
     let policies = normalize_policies(&evaluator, &files).map_err(EvalCommandError::Input)?;
-    let now = args.now.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
+    let now = args.now.unwrap_or_else(crate::clock::unix_now);
     let request = Request {
         token,
         policies,

@@ -5,7 +5,6 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -120,7 +119,7 @@ async fn serve(listen: SocketAddr, key_path: &Path) -> Result<()> {
 }
 
 fn mint_claims(args: &MintArgs) -> Result<Value> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let now = crate::clock::unix_now();
     let mut claims = base_claims(args, now)?;
     let object = claims
         .as_object_mut()

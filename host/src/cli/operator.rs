@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
-use crate::server::admin::{Actor, AdminCall, dispatch};
+use crate::operator::{Actor, OperatorError, OperatorService, PolicyRequest, views};
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -107,59 +107,112 @@ pub enum EvaluatorCommand {
     List,
 }
 
+/// One operator call, as the operator service takes it; over HTTP it is
+/// the matching `/admin` request.
+enum Call {
+    CreateUser(String),
+    ListUsers,
+    CreatePolicy(PolicyRequest),
+    ListPolicies(Option<String>),
+    DeletePolicy(u64),
+    RenewPolicy(u64),
+    ListEvaluators,
+    DeployEvaluator(String, Vec<u8>),
+    RollbackEvaluator(String),
+}
+
+impl Call {
+    /// Method, path and body of the HTTP request.
+    fn request(&self) -> (&'static str, String, Option<Body>) {
+        match self {
+            Self::CreateUser(username) => (
+                "POST",
+                "/admin/users".into(),
+                Some(Body::Json(json!({"username": username}))),
+            ),
+            Self::ListUsers => ("GET", "/admin/users".into(), None),
+            Self::CreatePolicy(request) => (
+                "POST",
+                "/admin/policies".into(),
+                Some(Body::Json(json!(request))),
+            ),
+            Self::ListPolicies(Some(username)) => {
+                let query =
+                    serde_urlencoded::to_string([("username", username)]).unwrap_or_default();
+                ("GET", format!("/admin/policies?{query}"), None)
+            }
+            Self::ListPolicies(None) => ("GET", "/admin/policies".into(), None),
+            Self::DeletePolicy(id) => ("DELETE", format!("/admin/policies/{id}"), None),
+            Self::RenewPolicy(id) => ("POST", format!("/admin/policies/{id}/renew"), None),
+            Self::ListEvaluators => ("GET", "/admin/evaluators".into(), None),
+            Self::DeployEvaluator(provider, bytes) => (
+                "PUT",
+                format!("/admin/evaluators/{provider}"),
+                Some(Body::Bytes(bytes.clone())),
+            ),
+            Self::RollbackEvaluator(provider) => (
+                "POST",
+                format!("/admin/evaluators/{provider}/rollback"),
+                None,
+            ),
+        }
+    }
+
+    /// The call on the operator service itself, answered with the JSON the
+    /// HTTP API would give.
+    async fn direct(self, operator: &OperatorService) -> Result<Value, OperatorError> {
+        let actor = Actor::cli_direct();
+        Ok(match self {
+            Self::CreateUser(username) => views::user(&operator.create_user(username).await?),
+            Self::ListUsers => views::list(&operator.list_users().await?, views::user),
+            Self::CreatePolicy(request) => {
+                views::policy(&operator.create_policy(request, &actor).await?)
+            }
+            Self::ListPolicies(username) => {
+                views::list(&operator.list_policies(username).await?, views::policy)
+            }
+            Self::DeletePolicy(id) => {
+                operator.delete_policy(id, &actor).await?;
+                Value::Null
+            }
+            Self::RenewPolicy(id) => views::policy(&operator.renew_policy(id, &actor).await?),
+            Self::ListEvaluators => views::list(&operator.evaluators(), views::evaluator),
+            Self::DeployEvaluator(provider, bytes) => {
+                views::deployed(&operator.deploy_evaluator(provider, bytes, &actor).await?)
+            }
+            Self::RollbackEvaluator(provider) => {
+                views::deployed(&operator.rollback_evaluator(provider, &actor).await?)
+            }
+        })
+    }
+}
+
 pub async fn run_evaluator(args: EvaluatorArgs) -> Result<()> {
-    let (method, path, call, body) = match args.command {
+    let call = match args.command {
         EvaluatorCommand::Push {
             provider,
             component,
         } => {
             let bytes = std::fs::read(&component)
                 .with_context(|| format!("cannot read {}", component.display()))?;
-            let path = format!("/admin/evaluators/{provider}");
-            (
-                "PUT",
-                path,
-                AdminCall::DeployEvaluator(provider, bytes.clone().into()),
-                Some(Body::Bytes(bytes)),
-            )
+            Call::DeployEvaluator(provider, bytes)
         }
-        EvaluatorCommand::Rollback { provider } => {
-            let path = format!("/admin/evaluators/{provider}/rollback");
-            ("POST", path, AdminCall::RollbackEvaluator(provider), None)
-        }
-        EvaluatorCommand::List => (
-            "GET",
-            "/admin/evaluators".to_string(),
-            AdminCall::ListEvaluators,
-            None,
-        ),
+        EvaluatorCommand::Rollback { provider } => Call::RollbackEvaluator(provider),
+        EvaluatorCommand::List => Call::ListEvaluators,
     };
-    print(call_api(&args.target, method, &path, call, body).await?)
+    print(call_api(&args.target, call).await?)
 }
 
 pub async fn run_user(args: UserArgs) -> Result<()> {
-    let (method, path, call, body) = match args.command {
-        UserCommand::Add { username } => {
-            let body = json!({"username": username});
-            (
-                "POST",
-                "/admin/users".to_string(),
-                AdminCall::CreateUser(body.to_string().into()),
-                Some(Body::Json(body)),
-            )
-        }
-        UserCommand::List => (
-            "GET",
-            "/admin/users".to_string(),
-            AdminCall::ListUsers,
-            None,
-        ),
+    let call = match args.command {
+        UserCommand::Add { username } => Call::CreateUser(username),
+        UserCommand::List => Call::ListUsers,
     };
-    print(call_api(&args.target, method, &path, call, body).await?)
+    print(call_api(&args.target, call).await?)
 }
 
 pub async fn run_policy(args: PolicyArgs) -> Result<()> {
-    let (method, path, call, body) = match args.command {
+    let call = match args.command {
         PolicyCommand::Add {
             username,
             provider,
@@ -173,48 +226,29 @@ pub async fn run_policy(args: PolicyArgs) -> Result<()> {
                 .iter()
                 .map(|s| parse_scope(s))
                 .collect::<Result<Vec<_>>>()?;
-            let owner = owner.unwrap_or_else(|| username.clone());
-            let mut body = json!({"username": username, "provider": provider, "owner": owner, "criteria": criteria});
-            if !scopes.is_empty() {
-                body["scopes"] = json!(scopes);
-            }
-            (
-                "POST",
-                "/admin/policies".to_string(),
-                AdminCall::CreatePolicy(body.to_string().into()),
-                Some(Body::Json(body)),
-            )
+            Call::CreatePolicy(PolicyRequest {
+                owner: owner.unwrap_or_else(|| username.clone()),
+                username,
+                provider,
+                criteria,
+                scopes,
+            })
         }
-        PolicyCommand::List { username } => {
-            let path = match &username {
-                Some(u) => format!("/admin/policies?username={u}"),
-                None => "/admin/policies".into(),
-            };
-            ("GET", path, AdminCall::ListPolicies(username), None)
-        }
-        PolicyCommand::Rm { id } => (
-            "DELETE",
-            format!("/admin/policies/{id}"),
-            AdminCall::DeletePolicy(id),
-            None,
-        ),
-        PolicyCommand::Renew { id } => (
-            "POST",
-            format!("/admin/policies/{id}/renew"),
-            AdminCall::RenewPolicy(id),
-            None,
-        ),
+        PolicyCommand::List { username } => Call::ListPolicies(username),
+        PolicyCommand::Rm { id } => Call::DeletePolicy(id),
+        PolicyCommand::Renew { id } => Call::RenewPolicy(id),
     };
-    print(call_api(&args.target, method, &path, call, body).await?)
+    print(call_api(&args.target, call).await?)
 }
 
-fn parse_scope(spec: &str) -> Result<Value> {
+fn parse_scope(spec: &str) -> Result<crate::store::Scope> {
     let Some((packages, actions)) = spec.split_once('=') else {
         bail!("--scope takes PACKAGES=ACTION[,ACTION], got {spec:?}");
     };
-    Ok(
-        json!({"packages": packages, "actions": actions.split(',').map(str::trim).collect::<Vec<_>>()}),
-    )
+    Ok(crate::store::Scope {
+        packages: packages.to_string(),
+        actions: actions.split(',').map(|a| a.trim().to_string()).collect(),
+    })
 }
 
 /// A request body for the HTTP mode.
@@ -224,21 +258,16 @@ enum Body {
 }
 
 /// One call, over HTTP or directly; returns the JSON answer.
-async fn call_api(
-    target: &Target,
-    method: &str,
-    path: &str,
-    call: AdminCall,
-    body: Option<Body>,
-) -> Result<Value> {
+async fn call_api(target: &Target, call: Call) -> Result<Value> {
     if let Some(config) = &target.config {
         let settings = Settings::load(Some(config), std::env::vars(), &[])?;
         let state = crate::server::build_state(&settings).await?;
-        return dispatch(&state, call, &Actor::cli_direct())
+        return call
+            .direct(&state.operator)
             .await
-            .map(|(_, v)| v)
-            .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.status));
+            .map_err(|e| anyhow::anyhow!("{e}"));
     }
+    let (method, path, body) = call.request();
     let Some(server) = &target.server else {
         bail!("say where: --server URL (with TRUSTPUB_ADMIN_TOKEN) or --config trustpub.toml");
     };

@@ -11,7 +11,7 @@ use super::bindings::{EvaluatorPre, wit};
 use super::cache::{CacheOutcome, Lookup};
 use super::sandbox::{SandboxState, SharedVerifier};
 use super::{EvalError, EvaluatorRuntime, LimitOverrides, LoadError, SandboxLimits};
-use crate::jws::{KeyResolver, KeyVerifier, NoKeys};
+use crate::jose::jws::{KeyResolver, KeyVerifier, NoKeys};
 
 /// A validated evaluator: compiled once, pre-linked, described by its own
 /// `info()`. Every call gets a fresh instance, so no state leaks between
@@ -78,12 +78,14 @@ impl LoadedEvaluator {
             cache_outcome,
             limits: runtime_limits,
         };
-        let (mut store, instance) = loaded
+        let mut sandbox = loaded
             .instantiate(loaded.no_keys())
             .map_err(LoadError::Info)?;
-        let info = instance
-            .call_info(&mut store)
+        let info = sandbox
+            .instance
+            .call_info(&mut sandbox.store)
             .map_err(|e| LoadError::Info(loaded.call_error(e)))?;
+        drop(sandbox);
         loaded.info = loaded.check_info(info)?;
         loaded.issuers = loaded
             .info
@@ -227,9 +229,10 @@ impl LoadedEvaluator {
             config: request.config.clone(),
             now: request.now,
         };
-        let (mut store, instance) = self.instantiate(verifier)?;
-        let result = instance
-            .call_evaluate(&mut store, &wit_request)
+        let mut sandbox = self.instantiate(verifier)?;
+        let result = sandbox
+            .instance
+            .call_evaluate(&mut sandbox.store, &wit_request)
             .map_err(|e| self.call_error(e))?;
         self.check_result(request, result)
     }
@@ -243,9 +246,10 @@ impl LoadedEvaluator {
                 limit: self.limits.max_request_bytes,
             });
         }
-        let (mut store, instance) = self.instantiate(self.no_keys())?;
-        let result = instance
-            .call_check_criteria(&mut store, criteria)
+        let mut sandbox = self.instantiate(self.no_keys())?;
+        let result = sandbox
+            .instance
+            .call_check_criteria(&mut sandbox.store, criteria)
             .map_err(|e| self.call_error(e))?;
         let max = self.limits.max_result_bytes;
         let len = match &result {
@@ -266,10 +270,10 @@ impl LoadedEvaluator {
         ))
     }
 
-    fn instantiate(
-        &self,
-        verifier: SharedVerifier,
-    ) -> Result<(Store<SandboxState>, super::bindings::Evaluator), EvalError> {
+    /// A fresh instance in a store of its own, holding one of the runtime's
+    /// sandbox slots until it is dropped.
+    fn instantiate(&self, verifier: SharedVerifier) -> Result<Sandbox, EvalError> {
+        let slot = self.runtime.slots().take();
         let limits = &self.limits;
         let state = SandboxState {
             limits: StoreLimitsBuilder::new()
@@ -290,7 +294,11 @@ impl LoadedEvaluator {
             .pre
             .instantiate(&mut store)
             .map_err(|e| EvalError::Instantiate(format!("{e:#}")))?;
-        Ok((store, instance))
+        Ok(Sandbox {
+            store,
+            instance,
+            _slot: slot,
+        })
     }
 
     fn call_error(&self, error: wasmtime::Error) -> EvalError {
@@ -356,6 +364,14 @@ impl LoadedEvaluator {
             }
         })
     }
+}
+
+/// One instance and its store. Fields drop in order: the store (and with it
+/// the instance's pool slot) goes before the runtime's slot is given back.
+struct Sandbox {
+    store: Store<SandboxState>,
+    instance: super::bindings::Evaluator,
+    _slot: super::slots::Slot,
 }
 
 /// The contract this host implements (`wit/evaluator.wit`).

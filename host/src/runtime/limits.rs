@@ -26,7 +26,7 @@ impl Default for SandboxLimits {
         Self {
             memory_bytes: 64 << 20,
             timeout: Duration::from_millis(500),
-            max_token_bytes: crate::jws::DEFAULT_MAX_TOKEN_BYTES,
+            max_token_bytes: crate::jose::jws::DEFAULT_MAX_TOKEN_BYTES,
             max_request_bytes: 4 << 20,
             max_result_bytes: 64 << 10,
             max_concurrent: 64,

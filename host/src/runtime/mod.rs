@@ -15,6 +15,7 @@ mod error;
 mod evaluator;
 mod limits;
 mod sandbox;
+mod slots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator};
 pub use limits::{EPOCH_TICK, LimitOverrides, SandboxLimits};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;
+use slots::SandboxSlots;
 
 /// Compiles evaluator components and runs them under [`SandboxLimits`].
 ///
@@ -46,6 +48,8 @@ struct Inner {
     limits: SandboxLimits,
     cache: Option<CompiledCache>,
     stats: CompileCounters,
+    /// Shared by every evaluator of this runtime, one per pool slot.
+    slots: Arc<SandboxSlots>,
 }
 
 impl std::fmt::Debug for EvaluatorRuntime {
@@ -83,6 +87,7 @@ impl EvaluatorRuntime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                slots: SandboxSlots::new(limits.max_concurrent.max(1)),
                 limits,
                 cache: None,
                 stats: CompileCounters::default(),
@@ -110,6 +115,7 @@ impl EvaluatorRuntime {
                 limits: self.inner.limits.clone(),
                 cache: Some(cache),
                 stats: CompileCounters::default(),
+                slots: self.inner.slots.clone(),
             }),
         })
     }
@@ -139,6 +145,10 @@ impl EvaluatorRuntime {
 
     pub(crate) fn linker(&self) -> &Linker<SandboxState> {
         &self.inner.linker
+    }
+
+    pub(crate) fn slots(&self) -> &Arc<SandboxSlots> {
+        &self.inner.slots
     }
 
     pub(crate) fn record_compile(&self, outcome: CacheOutcome) {

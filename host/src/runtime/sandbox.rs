@@ -8,7 +8,7 @@ use wasmtime::StoreLimits;
 
 use super::bindings::trustpub::evaluator::{crypto, types};
 
-/// What the `verify-jws` import calls: normally a [`crate::jws::KeyVerifier`].
+/// What the `verify-jws` import calls: normally a [`crate::jose::jws::KeyVerifier`].
 pub type SharedVerifier = Arc<dyn SignatureVerifier + Send + Sync>;
 
 pub struct SandboxState {

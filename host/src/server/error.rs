@@ -1,4 +1,5 @@
-//! The one place that turns failures into HTTP answers: every error is JSON
+//! The one place that turns failures into HTTP answers: every domain error
+//! (exchange, operator, store) gets its status here, every error is JSON
 //! `{"error": "..."}`, every 401 carries `WWW-Authenticate: Bearer`, every
 //! 429 a `Retry-After`.
 
@@ -7,6 +8,11 @@ use std::convert::Infallible;
 use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
+
+use crate::blocking::BlockingTaskFailed;
+use crate::exchange::ExchangeError;
+use crate::operator::OperatorError;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -72,18 +78,51 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        OperatorError::from(e).into()
+    }
+}
+
+impl From<BlockingTaskFailed> for ApiError {
+    fn from(e: BlockingTaskFailed) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// What the client is told about a refused exchange is the error's own
+/// message; only server-side failures are hidden.
+impl From<ExchangeError> for ApiError {
+    fn from(e: ExchangeError) -> Self {
         match e {
-            StoreError::NotFound(what) => Self::not_found(format!("{what} not found")),
-            StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, message),
-            other => Self::internal(other),
+            ExchangeError::BadToken(_)
+            | ExchangeError::Unauthorized
+            | ExchangeError::Replay
+            | ExchangeError::RenewalRequired(_) => Self::unauthorized(e.to_string()),
+            ExchangeError::EvaluatorFailed => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            ExchangeError::Internal(detail) => Self::internal(detail),
         }
     }
 }
 
-/// Handlers return `Result<Response, ApiError>`; this makes that a reply.
+impl From<OperatorError> for ApiError {
+    fn from(e: OperatorError) -> Self {
+        match e {
+            OperatorError::Invalid(message) => Self::bad_request(message),
+            OperatorError::NotFound(message) => Self::not_found(message),
+            OperatorError::Conflict(message) => Self::new(StatusCode::CONFLICT, message),
+            OperatorError::EvaluatorFailed(message) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            }
+            OperatorError::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+/// Handlers return `Result<Response, ApiError>`; this makes that a reply
+/// (routes end in `.map(respond)`).
 pub fn respond(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Response {
     result.unwrap_or_else(ApiError::into_response)
 }

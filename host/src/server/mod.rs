@@ -1,17 +1,22 @@
 //! The HTTP API (warp): the token exchange for CI jobs, key introspection
 //! and revocation for the registry, and the operator API.
 //!
-//! - [`routes`]: which path goes where;
+//! - [`routes`]: which path goes where, one filter per endpoint;
 //! - [`token`]: `/api/v2/token` (exchange, introspect, revoke);
-//! - [`admin`]: `/admin/*` and `/healthz`;
-//! - [`error`]: the JSON error shape;
-//! - [`rate_limit`]: requests per address and username, exchanges in flight.
+//! - [`admin`]: `/admin/*`, thin callers of the operator service;
+//! - [`status`]: `/healthz` and `/metrics`;
+//! - [`auth`]: bearer credentials, the admin token, the client's address;
+//! - [`error`]: every failure's status and the JSON error shape;
+//! - [`rate_limit`]: requests per address and username, exchanges in flight;
+//! - [`running`]: building the state, starting and stopping.
 
-pub mod admin;
+mod admin;
+mod auth;
 mod error;
 mod rate_limit;
 mod routes;
 mod running;
+mod status;
 mod token;
 
 use std::sync::Arc;
@@ -19,17 +24,24 @@ use std::sync::Arc;
 pub use error::ApiError;
 pub use rate_limit::{ExchangeLimits, LimitSettings};
 pub use routes::routes;
-pub use running::{RunningServer, StartupError, build_state, start};
+pub use running::{
+    RunningServer, StartupError, build_state, build_state_with_clock, start, start_with_state,
+};
 
+use crate::blocking::run_blocking;
+use crate::clock::Clock;
+use crate::evaluators::EvaluatorRegistry;
 use crate::exchange::TokenExchange;
-use crate::registry::EvaluatorRegistry;
+use crate::operator::OperatorService;
 use crate::store::Store;
 
 /// Everything a handler needs.
 pub struct AppState {
     pub exchange: TokenExchange,
+    pub operator: OperatorService,
     pub store: Arc<dyn Store>,
     pub registry: Arc<EvaluatorRegistry>,
+    pub clock: Arc<dyn Clock>,
     pub admin_token: Option<String>,
     pub max_token_bytes: usize,
     pub max_body_bytes: usize,
@@ -39,20 +51,11 @@ pub struct AppState {
     pub client_ip_header: Option<String>,
 }
 
-/// Runs blocking work (SQLite, compiling, the sandbox) off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
-}
-
 /// One store call off the async threads, its errors mapped to HTTP.
-pub(super) async fn store_call<T: Send + 'static>(
+async fn store_call<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let store = state.store.clone();
-    Ok(blocking(move || f(store.as_ref())).await??)
+    Ok(run_blocking(move || f(store.as_ref())).await??)
 }

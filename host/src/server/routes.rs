@@ -1,12 +1,21 @@
-//! Which path goes where. Bodies are size-limited before they are read.
+//! Which path goes where: one filter per endpoint, each named by its route.
+//! Bodies are size-limited before they are read, and the operator's token is
+//! checked before an admin body is read or parsed. Every handler answers
+//! `Result<Response, ApiError>`, made a reply by [`error::respond`].
 
-use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use warp::{Filter, Reply};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::HeaderMap;
+use warp::reply::Response;
 
-use super::admin::{self, AdminCall};
-use super::{AppState, error, token};
+use super::auth::require_admin;
+use super::{AppState, admin, error, status, token};
+use crate::operator::Actor;
+
+type Route = BoxedFilter<(Response,)>;
 
 pub fn routes(
     state: Arc<AppState>,
@@ -16,168 +25,168 @@ pub fn routes(
 + Sync
 + 'static {
     let max_body = state.max_body_bytes as u64;
-    let with_state = {
-        let state = state.clone();
-        warp::any().map(move || state.clone())
-    };
+    let max_component = state.max_component_bytes as u64;
+    let with_state = warp::any().map(move || state.clone());
     let body = move || warp::body::content_length_limit(max_body).and(warp::body::bytes());
+    // The operator's token, checked first; extracts the state and who asked.
+    let admin = with_state
+        .clone()
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and_then(
+            |state: Arc<AppState>, headers: HeaderMap, remote: Option<SocketAddr>| async move {
+                require_admin(state.admin_token.as_deref(), &headers)
+                    .map(|()| (state, Actor::admin_api(remote)))
+                    .map_err(warp::reject::custom)
+            },
+        )
+        .untuple_one();
 
-    let exchange = warp::path!("api" / "v2" / "token")
+    // POST /api/v2/token — the exchange: an OIDC token in, an API key out.
+    let exchange: Route = warp::path!("api" / "v2" / "token")
         .and(warp::post())
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(body())
-        .and_then(token::exchange);
-    let revoke = warp::path!("api" / "v2" / "token")
+        .then(token::exchange)
+        .map(error::respond)
+        .boxed();
+    // DELETE /api/v2/token — the holder of a key revokes it.
+    let revoke: Route = warp::path!("api" / "v2" / "token")
         .and(warp::delete())
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
-        .and_then(token::revoke);
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
-        .and(with_state.clone())
-        .map(|state: Arc<AppState>| {
-            let metrics = state.registry.metrics();
-            for p in state.registry.providers() {
-                metrics.set_jwks_fetches(&p.name, p.jwks.fetch_count());
-            }
-            warp::reply::with_header(
-                metrics.render(),
-                "content-type",
-                "text/plain; version=0.0.4; charset=utf-8",
-            )
-            .into_response()
-        });
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .and(with_state.clone())
-        .and_then(admin::healthz);
-
-    // The operator's token is checked before any body is read or parsed.
-    let admin_auth = with_state
-        .clone()
-        .and(warp::header::headers_cloned())
-        .and_then(
-            |state: Arc<AppState>, headers: warp::http::HeaderMap| async move {
-                admin::require_admin(&state, &headers)
-                    .map(|()| state)
-                    .map_err(warp::reject::custom)
-            },
-        );
-    let introspect = warp::path!("api" / "v2" / "token" / "introspect")
+        .then(token::revoke)
+        .map(error::respond)
+        .boxed();
+    // POST /api/v2/token/introspect — the registry asks what a key may do.
+    let introspect: Route = warp::path!("api" / "v2" / "token" / "introspect")
         .and(warp::post())
-        .and(admin_auth.clone())
+        .and(admin.clone())
         .and(warp::header::headers_cloned())
         .and(body())
-        .and_then(token::introspect);
+        .then(|state, _: Actor, headers, body| token::introspect(state, headers, body))
+        .map(error::respond)
+        .boxed();
+    // GET /healthz
+    let healthz: Route = warp::path!("healthz")
+        .and(warp::get())
+        .and(with_state.clone())
+        .then(status::healthz)
+        .boxed();
+    // GET /metrics
+    let metrics: Route = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(status::metrics)
+        .boxed();
 
-    let admin = {
-        let users_post = warp::path!("admin" / "users")
-            .and(warp::post())
-            .and(admin_auth.clone())
-            .and(body())
-            .map(|s, b| (s, AdminCall::CreateUser(b)));
-        let users_get = warp::path!("admin" / "users")
-            .and(warp::get())
-            .and(admin_auth.clone())
-            .map(|s| (s, AdminCall::ListUsers));
-        let policies_post = warp::path!("admin" / "policies")
-            .and(warp::post())
-            .and(admin_auth.clone())
-            .and(body())
-            .map(|s, b| (s, AdminCall::CreatePolicy(b)));
-        let policies_get = warp::path!("admin" / "policies")
-            .and(warp::get())
-            .and(admin_auth.clone())
-            .and(warp::query::<HashMap<String, String>>())
-            .map(|s, q: HashMap<String, String>| {
-                (s, AdminCall::ListPolicies(q.get("username").cloned()))
-            });
-        let policy_get = warp::path!("admin" / "policies" / u64)
-            .and(warp::get())
-            .and(admin_auth.clone())
-            .map(|id, s| (s, AdminCall::GetPolicy(id)));
-        let policy_delete = warp::path!("admin" / "policies" / u64)
-            .and(warp::delete())
-            .and(admin_auth.clone())
-            .map(|id, s| (s, AdminCall::DeletePolicy(id)));
-        let policy_renew = warp::path!("admin" / "policies" / u64 / "renew")
-            .and(warp::post())
-            .and(admin_auth.clone())
-            .map(|id, s| (s, AdminCall::RenewPolicy(id)));
-        let evaluators = warp::path!("admin" / "evaluators")
-            .and(warp::get())
-            .and(admin_auth.clone())
-            .map(|s| (s, AdminCall::ListEvaluators));
-        let max_component = state.max_component_bytes as u64;
-        let deploy = warp::path!("admin" / "evaluators" / String)
-            .and(warp::put())
-            .and(admin_auth.clone())
-            .and(warp::body::content_length_limit(max_component))
-            .and(warp::body::bytes())
-            .map(|provider, s, b| (s, AdminCall::DeployEvaluator(provider, b)));
-        let rollback = warp::path!("admin" / "evaluators" / String / "rollback")
-            .and(warp::post())
-            .and(admin_auth.clone())
-            .map(|provider, s| (s, AdminCall::RollbackEvaluator(provider)));
-        let audit = warp::path!("admin" / "audit")
-            .and(warp::get())
-            .and(admin_auth.clone())
-            .and(warp::query::<HashMap<String, String>>())
-            .map(|s, q: HashMap<String, String>| {
-                (
-                    s,
-                    AdminCall::Audit {
-                        username: q.get("username").cloned(),
-                        // Unknown kinds list exchanges, as before `kind` existed.
-                        kind: q
-                            .get("kind")
-                            .and_then(|k| crate::store::AuditKind::parse(k))
-                            .unwrap_or_default(),
-                        limit: q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100),
-                    },
-                )
-            });
-        users_post
-            .or(users_get)
-            .unify()
-            .or(policies_post)
-            .unify()
-            .or(policies_get)
-            .unify()
-            .or(policy_renew)
-            .unify()
-            .or(policy_get)
-            .unify()
-            .or(policy_delete)
-            .unify()
-            .or(evaluators)
-            .unify()
-            .or(deploy)
-            .unify()
-            .or(rollback)
-            .unify()
-            .or(audit)
-            .unify()
-            .and(warp::addr::remote())
-            .and_then(|(state, call): (Arc<AppState>, AdminCall), remote| {
-                admin::handle(state, call, remote)
-            })
-    };
+    // POST /admin/users
+    let create_user: Route = warp::path!("admin" / "users")
+        .and(warp::post())
+        .and(admin.clone())
+        .and(body())
+        .then(admin::create_user)
+        .map(error::respond)
+        .boxed();
+    // GET /admin/users
+    let list_users: Route = warp::path!("admin" / "users")
+        .and(warp::get())
+        .and(admin.clone())
+        .then(admin::list_users)
+        .map(error::respond)
+        .boxed();
+    // POST /admin/policies
+    let create_policy: Route = warp::path!("admin" / "policies")
+        .and(warp::post())
+        .and(admin.clone())
+        .and(body())
+        .then(admin::create_policy)
+        .map(error::respond)
+        .boxed();
+    // GET /admin/policies?username=
+    let list_policies: Route = warp::path!("admin" / "policies")
+        .and(warp::get())
+        .and(admin.clone())
+        .and(warp::query::<admin::PolicyListQuery>())
+        .then(admin::list_policies)
+        .map(error::respond)
+        .boxed();
+    // GET /admin/policies/{id}
+    let get_policy: Route = warp::path!("admin" / "policies" / u64)
+        .and(warp::get())
+        .and(admin.clone())
+        .then(admin::get_policy)
+        .map(error::respond)
+        .boxed();
+    // DELETE /admin/policies/{id}
+    let delete_policy: Route = warp::path!("admin" / "policies" / u64)
+        .and(warp::delete())
+        .and(admin.clone())
+        .then(admin::delete_policy)
+        .map(error::respond)
+        .boxed();
+    // POST /admin/policies/{id}/renew
+    let renew_policy: Route = warp::path!("admin" / "policies" / u64 / "renew")
+        .and(warp::post())
+        .and(admin.clone())
+        .then(admin::renew_policy)
+        .map(error::respond)
+        .boxed();
+    // GET /admin/evaluators
+    let list_evaluators: Route = warp::path!("admin" / "evaluators")
+        .and(warp::get())
+        .and(admin.clone())
+        .then(admin::list_evaluators)
+        .map(error::respond)
+        .boxed();
+    // PUT /admin/evaluators/{provider} — the body is the component.
+    let deploy_evaluator: Route = warp::path!("admin" / "evaluators" / String)
+        .and(warp::put())
+        .and(admin.clone())
+        .and(warp::body::content_length_limit(max_component))
+        .and(warp::body::bytes())
+        .then(admin::deploy_evaluator)
+        .map(error::respond)
+        .boxed();
+    // POST /admin/evaluators/{provider}/rollback
+    let rollback_evaluator: Route = warp::path!("admin" / "evaluators" / String / "rollback")
+        .and(warp::post())
+        .and(admin.clone())
+        .then(admin::rollback_evaluator)
+        .map(error::respond)
+        .boxed();
+    // GET /admin/audit?username=&kind=&limit=
+    let audit: Route = warp::path!("admin" / "audit")
+        .and(warp::get())
+        .and(admin.clone())
+        .and(warp::query::<admin::AuditListQuery>())
+        .then(admin::audit)
+        .map(error::respond)
+        .boxed();
 
-    exchange
-        .or(revoke)
-        .unify()
-        .or(introspect)
-        .unify()
-        .or(healthz)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(admin)
-        .unify()
+    let endpoints = [
+        revoke,
+        introspect,
+        healthz,
+        metrics,
+        create_user,
+        list_users,
+        create_policy,
+        list_policies,
+        get_policy,
+        delete_policy,
+        renew_policy,
+        list_evaluators,
+        deploy_evaluator,
+        rollback_evaluator,
+        audit,
+    ];
+    endpoints
+        .into_iter()
+        .fold(exchange, |all, next| all.or(next).unify().boxed())
         .recover(error::recover)
         .unify()
         .with(warp::log::custom(|info| {

@@ -9,10 +9,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{AppState, routes};
+use crate::blocking::run_blocking;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::exchange::{TokenExchange, unix_now};
-use crate::jwks_cache::http_client;
-use crate::registry::{EvaluatorRegistry, RegistryError};
+use crate::evaluators::{EvaluatorRegistry, RegistryError};
+use crate::exchange::TokenExchange;
+use crate::jose::key_cache::http_client;
+use crate::operator::OperatorService;
 use crate::runtime::{EvaluatorRuntime, LoadError, SandboxLimits};
 use crate::store::{self, StoreError};
 
@@ -44,7 +47,15 @@ pub struct RunningServer {
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
     key_refresh: Option<JoinHandle<()>>,
-    _watch: Option<crate::watch::EvaluatorWatch>,
+    _watch: Option<crate::evaluators::watch::EvaluatorWatch>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
 }
 
 impl RunningServer {
@@ -66,9 +77,25 @@ pub async fn start(settings: &Settings) -> Result<RunningServer, StartupError> {
     serve(settings, state).await
 }
 
+/// [`start`] on a state built elsewhere (e.g. with a test clock).
+pub async fn start_with_state(
+    settings: &Settings,
+    state: Arc<AppState>,
+) -> Result<RunningServer, StartupError> {
+    serve(settings, state).await
+}
+
 /// Opens storage, loads every provider's evaluator and keys: everything a
 /// request needs, without a listener (the CLI's direct mode uses it too).
 pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupError> {
+    build_state_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+/// [`build_state`] on a given clock: tests move time instead of sleeping.
+pub async fn build_state_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<AppState>, StartupError> {
     let store = store::open(&settings.database)?;
     let limits = SandboxLimits {
         memory_bytes: settings.evaluator_memory_mib << 20,
@@ -80,7 +107,7 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
     let registry = {
         let settings = settings.clone();
         // Compiling components is CPU work: keep it off the async threads.
-        tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
+        run_blocking(move || -> Result<_, StartupError> {
             let mut runtime = EvaluatorRuntime::new(limits)?;
             if let Some(dir) = settings.compiled_cache_path() {
                 runtime = runtime.with_compiled_cache(dir)?;
@@ -108,11 +135,14 @@ pub async fn build_state(settings: &Settings) -> Result<Arc<AppState>, StartupEr
         exchange: TokenExchange::new(
             registry.clone(),
             store.clone(),
+            clock.clone(),
             settings.key_lifetime_seconds,
             settings.first_use_window_seconds,
         ),
+        operator: OperatorService::new(store.clone(), registry.clone(), clock.clone()),
         store: store.clone(),
         registry,
+        clock,
         admin_token: settings.admin_token.clone(),
         max_token_bytes: settings.max_token_bytes,
         max_body_bytes: settings.max_body_bytes,
@@ -166,8 +196,8 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             tick.tick().await;
             housekeeping_state.limits.forget_idle();
             let store = store.clone();
-            let now = unix_now();
-            let purged = tokio::task::spawn_blocking(move || {
+            let now = housekeeping_state.clock.now();
+            let purged = run_blocking(move || {
                 let ids = store.purge_used_token_ids(now.saturating_sub(retention));
                 let audit = (audit_retention > 0)
                     .then(|| store.purge_audit(now.saturating_sub(audit_retention)));
@@ -206,7 +236,7 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
     });
     let watch = if settings.watch_evaluators {
         Some(
-            crate::watch::watch_evaluators(state.registry.clone()).map_err(|e| {
+            crate::evaluators::watch::watch_evaluators(state.registry.clone()).map_err(|e| {
                 StartupError::Task(format!("cannot watch the evaluator files: {e}"))
             })?,
         )

@@ -1,7 +1,7 @@
 //! `/api/v2/token`: the exchange (CI jobs), introspection (the registry's
 //! push endpoint) and revocation (whoever holds a key).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -12,12 +12,11 @@ use warp::Reply;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
+use super::auth::{API_KEY_HEADER, bearer, client_ip, same_secret, single_header};
 use super::error::ApiError;
 use super::{AppState, store_call};
-use crate::exchange::{ExchangeError, ExchangeRequest, unix_now};
-use crate::keys::parse_key;
-
-pub const API_KEY_HEADER: &str = "x-nuget-apikey";
+use crate::api_key::parse_key;
+use crate::exchange::ExchangeRequest;
 
 /// The request body in either of its documented namings.
 #[derive(Deserialize)]
@@ -37,23 +36,14 @@ enum Naming {
     Snake,
 }
 
+/// `POST /api/v2/token`: an OIDC token in, a short-lived API key out.
 pub async fn exchange(
     state: Arc<AppState>,
     headers: HeaderMap,
     remote: Option<SocketAddr>,
     body: Bytes,
-) -> Result<Response, std::convert::Infallible> {
-    Ok(super::error::respond(
-        exchange_inner(&state, &headers, remote, &body).await,
-    ))
-}
-
-async fn exchange_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    remote: Option<SocketAddr>,
-    body: &[u8],
 ) -> Result<Response, ApiError> {
+    let headers = &headers;
     // Cheap checks first, before any work: rate, other credentials, size, shape.
     let client = client_ip(headers, remote, state.client_ip_header.as_deref());
     state.limits.check_address(client)?;
@@ -76,7 +66,7 @@ async fn exchange_inner(
     if state
         .admin_token
         .as_deref()
-        .is_some_and(|admin| super::admin::same_secret(admin, token))
+        .is_some_and(|admin| same_secret(admin, token))
     {
         return Err(ApiError::unauthorized(
             "the admin token is not accepted here: send a CI job's OIDC token",
@@ -87,7 +77,7 @@ async fn exchange_inner(
             "the request body must be JSON (Content-Type: application/json)",
         ));
     }
-    let (username, naming) = parse_body(body)?;
+    let (username, naming) = parse_body(&body)?;
     state.limits.check_username(&username)?;
     let _in_flight = state.limits.enter()?;
 
@@ -98,17 +88,7 @@ async fn exchange_inner(
             username,
             client_addr: client.map(|ip| ip.to_string()),
         })
-        .await
-        .map_err(|e| match e {
-            ExchangeError::BadToken(_)
-            | ExchangeError::Unauthorized
-            | ExchangeError::Replay
-            | ExchangeError::RenewalRequired(_) => ApiError::unauthorized(e.to_string()),
-            ExchangeError::EvaluatorFailed => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
-            ExchangeError::Internal(detail) => ApiError::internal(detail),
-        })?;
+        .await?;
     let expires =
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(minted.expires_at))
             .to_string();
@@ -156,33 +136,23 @@ fn parse_body(body: &[u8]) -> Result<(String, Naming), ApiError> {
     Ok((username, naming))
 }
 
+#[derive(Deserialize)]
+struct IntrospectBody {
+    token: String,
+}
+
 /// `POST /api/v2/token/introspect` (RFC 7662 shape), for the registry.
 /// The route has already checked the admin token.
 pub async fn introspect(
     state: Arc<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, std::convert::Infallible> {
-    Ok(super::error::respond(
-        introspect_inner(&state, &headers, &body).await,
-    ))
-}
-
-#[derive(Deserialize)]
-struct IntrospectBody {
-    token: String,
-}
-
-async fn introspect_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let parsed: IntrospectBody = if is_json(headers) {
-        serde_json::from_slice(body)
+    let parsed: IntrospectBody = if is_json(&headers) {
+        serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("expected {{\"token\": \"...\"}}: {e}")))?
     } else {
-        serde_urlencoded::from_bytes(body)
+        serde_urlencoded::from_bytes(&body)
             .map_err(|e| ApiError::bad_request(format!("expected the form field token: {e}")))?
     };
     let inactive = || Ok(warp::reply::json(&json!({"active": false})).into_response());
@@ -190,8 +160,9 @@ async fn introspect_inner(
     let Ok(hash) = parse_key(&parsed.token) else {
         return inactive();
     };
-    let record = store_call(state, move |s| s.find_key(&hash)).await?;
-    let Some(key) = record.filter(|k| k.revoked_at.is_none() && k.expires_at > unix_now()) else {
+    let record = store_call(&state, move |s| s.find_key(&hash)).await?;
+    let now = state.clock.now();
+    let Some(key) = record.filter(|k| k.revoked_at.is_none() && k.expires_at > now) else {
         return inactive();
     };
     let scopes = if key.scopes.is_empty() {
@@ -221,28 +192,19 @@ pub async fn revoke(
     state: Arc<AppState>,
     headers: HeaderMap,
     remote: Option<SocketAddr>,
-) -> Result<Response, std::convert::Infallible> {
-    Ok(super::error::respond(
-        revoke_inner(&state, &headers, remote).await,
-    ))
-}
-
-async fn revoke_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    remote: Option<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let presented = single_header(headers, API_KEY_HEADER)?.ok_or_else(|| {
+    let presented = single_header(&headers, API_KEY_HEADER)?.ok_or_else(|| {
         ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
     })?;
     let hash = parse_key(presented.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let lookup = hash.clone();
-    let key = store_call(state, move |s| s.find_key(&lookup)).await?;
-    let revoked = store_call(state, move |s| s.revoke_key(&hash, unix_now())).await?;
+    let key = store_call(&state, move |s| s.find_key(&lookup)).await?;
+    let now = state.clock.now();
+    let revoked = store_call(&state, move |s| s.revoke_key(&hash, now)).await?;
     if let (true, Some(key)) = (revoked, key) {
         tracing::info!("api key revoked by its holder");
         let event = crate::store::AuditEvent {
-            at: unix_now(),
+            at: now,
             provider: Some(key.provider),
             username: key.username,
             outcome: crate::store::AuditOutcome::KeyRevoked,
@@ -252,54 +214,11 @@ async fn revoke_inner(
             subject: Some("key-holder".into()),
             client_addr: remote.map(|a| a.ip().to_string()),
         };
-        if let Err(e) = store_call(state, move |s| s.record_audit(&event)).await {
+        if let Err(e) = store_call(&state, move |s| s.record_audit(&event)).await {
             tracing::error!(error = %e.message, "cannot record the audit event of a revocation");
         }
     }
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
-}
-
-/// The credential of an `Authorization: Bearer` header; none when the header
-/// is absent or not a bearer credential. Two `Authorization` headers are
-/// ambiguous (which one did a proxy check?), so they are refused, not chosen
-/// between.
-pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = single_header(headers, "authorization")? else {
-        return Ok(None);
-    };
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Ok(None);
-    };
-    let token = token.trim();
-    Ok((scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token))
-}
-
-/// The client's address: the last one in the configured proxy header when
-/// there is a valid one (a client can prepend anything; only what the
-/// trusted proxy appended last is trusted), else the connection's.
-fn client_ip(
-    headers: &HeaderMap,
-    remote: Option<SocketAddr>,
-    header: Option<&str>,
-) -> Option<IpAddr> {
-    let from_proxy = header.and_then(|name| {
-        let last_value = headers.get_all(name).iter().next_back()?;
-        let last = last_value.to_str().ok()?.rsplit(',').next()?;
-        last.trim().parse::<IpAddr>().ok()
-    });
-    from_proxy.or(remote.map(|a| a.ip()))
-}
-
-/// A header that may appear at most once; `None` when absent or not text.
-fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::bad_request(format!(
-            "the request has more than one {name} header: send exactly one"
-        )));
-    }
-    Ok(first.and_then(|v| v.to_str().ok()))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -317,59 +236,4 @@ fn no_store(mut response: Response) -> Response {
         warp::http::HeaderValue::from_static("no-store"),
     );
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, value.parse().expect("header value"));
-        }
-        map
-    }
-
-    #[test]
-    fn the_client_is_the_last_address_the_trusted_proxy_appended() {
-        let remote = Some(SocketAddr::from(([10, 0, 0, 9], 443)));
-        let proxy = Some("x-forwarded-for");
-        let h = headers(&[
-            ("x-forwarded-for", "1.1.1.1, 2.2.2.2"),
-            ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
-        ]);
-        // The client wrote 1.1.1.1 and 6.6.6.6 itself; the proxy appended the last.
-        assert_eq!(client_ip(&h, remote, proxy), Some([203, 0, 113, 7].into()));
-        // Without the setting the header is ignored.
-        assert_eq!(client_ip(&h, remote, None), Some([10, 0, 0, 9].into()));
-        // Missing or garbage: the connection's address.
-        assert_eq!(
-            client_ip(&headers(&[]), remote, proxy),
-            Some([10, 0, 0, 9].into())
-        );
-        let garbage = headers(&[("x-forwarded-for", "203.0.113.7, not-an-ip")]);
-        assert_eq!(
-            client_ip(&garbage, remote, proxy),
-            Some([10, 0, 0, 9].into())
-        );
-    }
-
-    #[test]
-    fn one_authorization_header_is_read_and_two_are_refused() {
-        assert_eq!(
-            bearer(&headers(&[("authorization", "Bearer abc")])).expect("one"),
-            Some("abc")
-        );
-        assert_eq!(
-            bearer(&headers(&[("authorization", "Basic abc")])).expect("one"),
-            None
-        );
-        assert_eq!(bearer(&headers(&[])).expect("none"), None);
-        let two = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
-        assert_eq!(
-            bearer(&two).expect_err("two").status,
-            StatusCode::BAD_REQUEST
-        );
-    }
 }

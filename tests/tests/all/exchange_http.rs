@@ -5,7 +5,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use trustpub::idp::{SigningAlg, SigningKey, TestIdp};
 use trustpub_tests::server::{
-    ADMIN_TOKEN, OID, Service, config, contoso_service, entra_claims, entra_token, start_idp,
+    ADMIN_TOKEN, OID, Service, Spawned, TestServer, config, contoso_service, entra_claims,
+    entra_token, start_idp,
 };
 
 const UNAUTHORIZED: &str = "no trusted publishing policy of this user trusts this token";
@@ -55,14 +56,7 @@ async fn full_exchange_introspect_and_revoke() {
     assert_eq!(r.json::<Value>().await.expect("json")["active"], true);
     assert_eq!(svc.introspect("not-a-key").await, json!({"active": false}));
 
-    let r = svc
-        .http
-        .delete(svc.url("/api/v2/token"))
-        .header("X-NuGet-ApiKey", &key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 204);
+    assert_eq!(svc.revoke(&key).await, 204);
     assert_eq!(svc.introspect(&key).await, json!({"active": false}));
 }
 
@@ -86,16 +80,6 @@ async fn snake_case_request_gets_a_snake_case_answer() {
             .is_some_and(|k| k.starts_with("tpk_"))
     );
     assert!(body.get("apiKey").is_none());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_key_is_inactive() {
-    let (_dir, idp, svc, _) = contoso_service("key_lifetime_seconds = 1").await;
-    let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
-    assert_eq!(status, 200);
-    let key = body["apiKey"].as_str().expect("key").to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(svc.introspect(&key).await, json!({"active": false}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,14 +398,7 @@ async fn operator_actions_are_audited_with_who_and_from_where() {
     let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
     assert_eq!(status, 200, "{body}");
     let key = body["apiKey"].as_str().expect("key").to_string();
-    let r = svc
-        .http
-        .delete(svc.url("/api/v2/token"))
-        .header("X-NuGet-ApiKey", &key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 204);
+    assert_eq!(svc.revoke(&key).await, 204);
     for (method, path) in [
         (Method::POST, format!("/admin/policies/{policy_id}/renew")),
         (Method::DELETE, format!("/admin/policies/{policy_id}")),
@@ -497,18 +474,12 @@ async fn a_token_is_exchanged_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_exchanges_of_one_token_yield_one_key() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = std::sync::Arc::new(Service::start(
-        dir.path(),
-        &config(&dir.path().join("db.sqlite"), &idp, ""),
-    ));
-    svc.user_with_policy("contoso", OID).await;
-    let token = entra_token(&idp, OID);
+    let s = std::sync::Arc::new(TestServer::new().spawn().await);
+    let token = entra_token(&s.entra, OID);
     let tasks: Vec<_> = (0..50)
         .map(|_| {
-            let (svc, token) = (svc.clone(), token.clone());
-            tokio::spawn(async move { svc.exchange(&token, "contoso").await.0 })
+            let (s, token) = (s.clone(), token.clone());
+            tokio::spawn(async move { s.svc.exchange(&token, "contoso").await.0 })
         })
         .collect();
     let mut statuses = Vec::new();
@@ -528,23 +499,18 @@ async fn fifty_concurrent_exchanges_of_one_token_yield_one_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_is_picked_up_without_a_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("old").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "jwks_min_refresh_seconds = 0",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
+    let s = TestServer::new()
+        .entra_kid("old")
+        .settings("jwks_min_refresh_seconds = 0")
+        .spawn()
+        .await;
+    let svc = &s.svc;
     assert_eq!(
-        svc.exchange(&entra_token(&idp, OID), "contoso").await.0,
+        svc.exchange(&entra_token(&s.entra, OID), "contoso").await.0,
         200
     );
-    idp.rotate(TestIdp::rs256("new").expect("key"));
-    let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    s.entra.rotate(TestIdp::rs256("new").expect("key"));
+    let (status, body, _) = svc.exchange(&entra_token(&s.entra, OID), "contoso").await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -586,18 +552,8 @@ async fn a_flood_of_unknown_kids_fetches_the_jwks_at_most_once_per_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urls_in_a_token_are_never_fetched() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
+    let (_dir, _idp, svc, _) = contoso_service("jwks_min_refresh_seconds = 0").await;
     let trap = start_idp("trap").await;
-    let svc = Service::start(
-        dir.path(),
-        &config(
-            &dir.path().join("db.sqlite"),
-            &idp,
-            "jwks_min_refresh_seconds = 0",
-        ),
-    );
-    svc.user_with_policy("contoso", OID).await;
     // An issuer the test controls...
     let mut claims = entra_claims(OID);
     claims["iss"] = json!(trap.base_url());
@@ -625,11 +581,15 @@ async fn urls_in_a_token_are_never_fetched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart_on_the_same_database() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
+    let Spawned {
+        dir,
+        entra: idp,
+        svc,
+        policy_id,
+        ..
+    } = TestServer::new().spawn().await;
+    let policy_id = policy_id.expect("policy");
     let db = dir.path().join("db.sqlite");
-    let svc = Service::start(dir.path(), &config(&db, &idp, ""));
-    let policy_id = svc.user_with_policy("contoso", OID).await;
     let token = entra_token(&idp, OID);
     let (status, body, _) = svc.exchange(&token, "contoso").await;
     assert_eq!(status, 200);
@@ -698,9 +658,8 @@ async fn logs_of_a_full_exchange_hold_no_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_api_needs_the_admin_token() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let idp = start_idp("k1").await;
-    let svc = Service::start(dir.path(), &config(&dir.path().join("db.sqlite"), &idp, ""));
+    let s = TestServer::new().without_policy().spawn().await;
+    let svc = &s.svc;
     for (method, path) in [
         (Method::GET, "/admin/users"),
         (Method::POST, "/admin/users"),

@@ -1,38 +1,14 @@
 //! GitHub Actions over HTTP: the NuGet/login client unchanged, identifier
-//! pinning against resurrected repositories, the first-use window, and both
-//! evaluators in one server.
+//! pinning against resurrected repositories, and both evaluators in one
+//! server. (The first-use window is tested in-process, in `handlers.rs`,
+//! on a clock the test moves.)
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use trustpub::idp::{GithubJob, TestIdpServer, github_actions_claims};
-use trustpub_tests::server::{OID, Service, config_with_github, entra_token, start_idp};
-
-fn job() -> GithubJob {
-    GithubJob {
-        owner: "Contoso".into(),
-        repository: "App".into(),
-        owner_id: 1000,
-        repository_id: 2000,
-        workflow: "release.yml".into(),
-        environment: Some("release".into()),
-    }
-}
-
-fn github_token(idp: &TestIdpServer, job: &GithubJob) -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    idp.mint(&github_actions_claims(
-        job,
-        "https://www.nuget.org",
-        now,
-        &format!("jti-{}-{n}", std::process::id()),
-    ))
-    .expect("mint")
-}
+use trustpub::idp::github_actions_claims;
+use trustpub_tests::server::{
+    OID, Service, TestServer, entra_token, github_criteria, github_token, job,
+};
 
 async fn github_policy(svc: &Service, username: &str, environment: Option<&str>) -> u64 {
     let r = svc
@@ -42,10 +18,7 @@ async fn github_policy(svc: &Service, username: &str, environment: Option<&str>)
         .await
         .expect("send");
     assert!(r.status() == 201 || r.status() == 409);
-    let mut criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml"});
-    if let Some(env) = environment {
-        criteria["environment"] = json!(env);
-    }
+    let criteria = github_criteria(environment);
     let r = svc
         .admin(Method::POST, "/admin/policies")
         .json(&json!({"username": username, "provider": "github-actions", "owner": username, "criteria": criteria}))
@@ -88,15 +61,11 @@ async fn nuget_login(svc: &Service, token: &str, username: &str) -> Result<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nuget_login_action_works_unchanged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (entra, github) = (start_idp("entra").await, start_idp("github").await);
-    let svc = Service::start(
-        dir.path(),
-        &config_with_github(&dir.path().join("db.sqlite"), &entra, &github, ""),
-    );
-    let policy_id = github_policy(&svc, "contoso", Some("release")).await;
+    let s = TestServer::new().github().without_policy().spawn().await;
+    let (svc, github) = (&s.svc, s.github());
+    let policy_id = github_policy(svc, "contoso", Some("release")).await;
 
-    let key = nuget_login(&svc, &github_token(&github, &job()), "contoso")
+    let key = nuget_login(svc, &github_token(github, &job()), "contoso")
         .await
         .expect("a key");
     let info = svc.introspect(&key).await;
@@ -106,14 +75,7 @@ async fn the_nuget_login_action_works_unchanged() {
     );
 
     // The policy now carries the repository's ids.
-    let policy: Value = svc
-        .admin(Method::GET, &format!("/admin/policies/{policy_id}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let policy: Value = svc.get_json(&format!("/admin/policies/{policy_id}")).await;
     assert_eq!(
         policy["pins"],
         json!({"repository_id": "2000", "repository_owner_id": "1000"})
@@ -123,7 +85,7 @@ async fn the_nuget_login_action_works_unchanged() {
     // A failure reaches the action as a string `error`.
     let mut other = job();
     other.workflow = "ci.yml".into();
-    let error = nuget_login(&svc, &github_token(&github, &other), "contoso")
+    let error = nuget_login(svc, &github_token(github, &other), "contoso")
         .await
         .expect_err("no policy");
     assert_eq!(
@@ -134,14 +96,10 @@ async fn the_nuget_login_action_works_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resurrected_repository_does_not_match_a_pinned_policy() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (entra, github) = (start_idp("entra").await, start_idp("github").await);
-    let svc = Service::start(
-        dir.path(),
-        &config_with_github(&dir.path().join("db.sqlite"), &entra, &github, ""),
-    );
-    github_policy(&svc, "contoso", None).await;
-    nuget_login(&svc, &github_token(&github, &job()), "contoso")
+    let s = TestServer::new().github().without_policy().spawn().await;
+    let (svc, github) = (&s.svc, s.github());
+    github_policy(svc, "contoso", None).await;
+    nuget_login(svc, &github_token(github, &job()), "contoso")
         .await
         .expect("first use pins the ids");
 
@@ -150,7 +108,7 @@ async fn a_resurrected_repository_does_not_match_a_pinned_policy() {
     let mut impostor = job();
     impostor.owner_id = 31337;
     impostor.repository_id = 31338;
-    let error = nuget_login(&svc, &github_token(&github, &impostor), "contoso")
+    let error = nuget_login(svc, &github_token(github, &impostor), "contoso")
         .await
         .expect_err("pinned");
     assert_eq!(
@@ -160,114 +118,48 @@ async fn a_resurrected_repository_does_not_match_a_pinned_policy() {
     let mut new_repo_only = job();
     new_repo_only.repository_id = 31338;
     assert!(
-        nuget_login(&svc, &github_token(&github, &new_repo_only), "contoso")
+        nuget_login(svc, &github_token(github, &new_repo_only), "contoso")
             .await
             .is_err()
     );
     // The genuine repository still works.
-    nuget_login(&svc, &github_token(&github, &job()), "contoso")
+    nuget_login(svc, &github_token(github, &job()), "contoso")
         .await
         .expect("genuine");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_check_never_pins() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (entra, github) = (start_idp("entra").await, start_idp("github").await);
-    let svc = Service::start(
-        dir.path(),
-        &config_with_github(&dir.path().join("db.sqlite"), &entra, &github, ""),
-    );
-    let policy_id = github_policy(&svc, "contoso", Some("release")).await;
+    let s = TestServer::new().github().without_policy().spawn().await;
+    let (svc, github) = (&s.svc, s.github());
+    let policy_id = github_policy(svc, "contoso", Some("release")).await;
     // Right repository, ids of an impostor, but the wrong environment: no match, no pin.
     let mut wrong = job();
     wrong.environment = Some("staging".into());
     wrong.repository_id = 31338;
     assert!(
-        nuget_login(&svc, &github_token(&github, &wrong), "contoso")
+        nuget_login(svc, &github_token(github, &wrong), "contoso")
             .await
             .is_err()
     );
-    let policy: Value = svc
-        .admin(Method::GET, &format!("/admin/policies/{policy_id}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let policy: Value = svc.get_json(&format!("/admin/policies/{policy_id}")).await;
     assert_eq!(policy["pins"], json!({}));
-    nuget_login(&svc, &github_token(&github, &job()), "contoso")
+    nuget_login(svc, &github_token(github, &job()), "contoso")
         .await
         .expect("genuine first use");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unused_policy_lapses_and_can_be_renewed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (entra, github) = (start_idp("entra").await, start_idp("github").await);
-    let svc = Service::start(
-        dir.path(),
-        &config_with_github(
-            &dir.path().join("db.sqlite"),
-            &entra,
-            &github,
-            "first_use_window_seconds = 1",
-        ),
-    );
-    let policy_id = github_policy(&svc, "contoso", None).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-
-    let token = github_token(&github, &job());
-    let error = nuget_login(&svc, &token, "contoso")
-        .await
-        .expect_err("lapsed");
-    assert!(
-        error.contains(&format!("policy {policy_id}")) && error.contains("renew"),
-        "{error}"
-    );
-    // A token that would not match learns nothing about the lapsed policy.
-    let mut other = job();
-    other.repository = "other".into();
-    assert_eq!(
-        nuget_login(&svc, &github_token(&github, &other), "contoso")
-            .await
-            .expect_err("no match"),
-        "no trusted publishing policy of this user trusts this token"
-    );
-
-    let r = svc
-        .admin(Method::POST, &format!("/admin/policies/{policy_id}/renew"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    // The token was not consumed by the refusal.
-    nuget_login(&svc, &token, "contoso")
-        .await
-        .expect("renewed policy matches");
-    // Once pinned, the window no longer applies.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    nuget_login(&svc, &github_token(&github, &job()), "contoso")
-        .await
-        .expect("pinned policies do not lapse");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entra_id_and_github_tokens_in_one_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (entra, github) = (start_idp("entra").await, start_idp("github").await);
-    let svc = Service::start(
-        dir.path(),
-        &config_with_github(&dir.path().join("db.sqlite"), &entra, &github, ""),
-    );
+    let s = TestServer::new().github().without_policy().spawn().await;
+    let (svc, github) = (&s.svc, s.github());
     svc.user_with_policy("contoso", OID).await;
-    github_policy(&svc, "contoso", None).await;
+    github_policy(svc, "contoso", None).await;
 
-    let entra_key = nuget_login(&svc, &entra_token(&entra, OID), "contoso")
+    let entra_key = nuget_login(svc, &entra_token(&s.entra, OID), "contoso")
         .await
         .expect("entra");
-    let github_key = nuget_login(&svc, &github_token(&github, &job()), "contoso")
+    let github_key = nuget_login(svc, &github_token(github, &job()), "contoso")
         .await
         .expect("github");
     assert_eq!(svc.introspect(&entra_key).await["provider"], "entra-id");
@@ -277,7 +169,8 @@ async fn entra_id_and_github_tokens_in_one_server() {
     );
     // A GitHub token signed by the Entra IdP's key: routed to github-actions,
     // whose keys do not include it.
-    let forged = entra
+    let forged = s
+        .entra
         .mint(&github_actions_claims(
             &job(),
             "https://www.nuget.org",
@@ -286,7 +179,7 @@ async fn entra_id_and_github_tokens_in_one_server() {
         ))
         .expect("mint");
     assert!(
-        nuget_login(&svc, &forged, "contoso")
+        nuget_login(svc, &forged, "contoso")
             .await
             .expect_err("wrong keys")
             .contains("signature")

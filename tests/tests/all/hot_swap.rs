@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 use trustpub::idp::TestIdpServer;
-use trustpub_tests::server::{ADMIN_TOKEN, AUDIENCE, OID, Service, entra_token, start_idp};
+use trustpub_tests::server::{
+    ADMIN_TOKEN, OID, Service, config_with_evaluator, entra_token, start_idp,
+};
 
 /// The entra-id component with a custom section appended: the same rules,
 /// another digest — two versions to swap between.
@@ -30,43 +32,25 @@ fn sha256(bytes: &[u8]) -> String {
     trustpub::runtime::component_digest(bytes)
 }
 
-/// A server whose entra-id evaluator lives in `dir` (deploys write there).
+/// Small sandbox limits, and no rate limits: swaps are tested under a load
+/// far above the default per-username limit.
+const SETTINGS: &str = "evaluation_timeout_ms = 200
+evaluator_memory_mib = 16
+rate_limit_per_address_per_minute = 0
+rate_limit_per_username_per_minute = 0";
+
+/// A server whose entra-id evaluator lives in `dir` (deploys write there),
+/// with `extra_providers` (TOML) after it.
 fn start(dir: &Path, idp: &TestIdpServer, extra_providers: &str) -> (Service, PathBuf) {
     let evaluator = dir.join("entra-id.wasm");
     std::fs::copy(trustpub_tests::component("entra-id"), &evaluator).expect("copy component");
-    let config = format!(
-        r#"listen = "127.0.0.1:0"
-database = "sqlite://{db}"
-admin_token = "{ADMIN_TOKEN}"
-evaluation_timeout_ms = 200
-evaluator_memory_mib = 16
-# Swaps are tested under a load far above the default per-username limit.
-rate_limit_per_address_per_minute = 0
-rate_limit_per_username_per_minute = 0
-
-[[providers]]
-name = "entra-id"
-evaluator = "{evaluator}"
-jwks_url = "{jwks}"
-[providers.config]
-audience = "{AUDIENCE}"
-{extra_providers}"#,
-        db = dir.join("db.sqlite").display(),
-        evaluator = evaluator.display(),
-        jwks = idp.jwks_url(),
-    );
+    let config =
+        config_with_evaluator(&dir.join("db.sqlite"), idp, SETTINGS, &evaluator) + extra_providers;
     (Service::start(dir, &config), evaluator)
 }
 
 async fn active_digest(svc: &Service) -> String {
-    let list: Value = svc
-        .admin(Method::GET, "/admin/evaluators")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = svc.get_json("/admin/evaluators").await;
     list[0]["digest"]
         .as_str()
         .expect("digest")

@@ -3,8 +3,11 @@
 //! loopback. One binary links trustpub and wasmtime once instead of once per
 //! area, which is most of a clean build's link time.
 
+mod entra_id_component;
 mod eval_cli;
 mod exchange_http;
 mod github_http;
+mod handlers;
+mod hostile_components;
 mod hot_swap;
 mod operator_cli;

@@ -1,16 +1,15 @@
 //! Deploying a new evaluator version, and rolling back, without a restart.
 //!
 //! Every path — `PUT /admin/evaluators/{provider}`, a replaced component
-//! file, `trustpub evaluator push` — goes through [`EvaluatorRegistry::deploy`]:
-//! compile, check the contract and the world, read `info()` within the
-//! sandbox limits, check the name and that no other provider claims its
-//! issuers, pass the provider's conformance cases; only then swap. A rejected
-//! component leaves the active one serving.
+//! file, `trustpub evaluator push` — goes through [`EvaluatorRegistry::deploy`],
+//! which admits the component exactly as start-up does (see `admission`)
+//! before it swaps. A rejected component leaves the active one serving.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::registry::{ActiveEvaluator, EvaluatorRegistry, Provider};
+use super::admission::{AdmissionError, AdmissionRules, admit};
+use super::{ActiveEvaluator, EvaluatorRegistry, Provider};
 use crate::runtime::component_digest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +35,10 @@ pub enum DeployError {
     UnknownProvider(String),
     /// The component is not acceptable; the active version keeps serving.
     #[error("rejected: {0}")]
-    Rejected(String),
+    Rejected(#[from] AdmissionError),
+    /// The provider's file could not be read (a file deploy).
+    #[error("rejected: {0}")]
+    Unreadable(String),
     #[error("provider '{0}' has no previous version to roll back to")]
     NoPrevious(String),
     #[error("internal error: {0}")]
@@ -72,7 +74,7 @@ impl EvaluatorRegistry {
     pub fn deploy_file(&self, provider: &str) -> Result<Deployed, DeployError> {
         self.locked(provider, DeployOrigin::File, |p| {
             let bytes = std::fs::read(&p.evaluator_path).map_err(|e| {
-                DeployError::Rejected(format!("cannot read {}: {e}", p.evaluator_path.display()))
+                DeployError::Unreadable(format!("cannot read {}: {e}", p.evaluator_path.display()))
             })?;
             self.deploy_locked(p, bytes, DeployOrigin::File)
         })
@@ -103,7 +105,7 @@ impl EvaluatorRegistry {
         let outcome = match result {
             Ok(d) if d.unchanged => "unchanged",
             Ok(_) => "activated",
-            Err(DeployError::Rejected(_)) => "rejected",
+            Err(DeployError::Rejected(_) | DeployError::Unreadable(_)) => "rejected",
             Err(_) => "failed",
         };
         self.metrics().deploy(provider, origin.as_str(), outcome);
@@ -119,25 +121,12 @@ impl EvaluatorRegistry {
         if component_digest(&bytes) == current.evaluator.digest() {
             return Ok(deployed(p, &current, None, true));
         }
-        let evaluator = self
-            .runtime()
-            .load(&bytes)
-            .map_err(|e| DeployError::Rejected(e.to_string()))?
-            .with_limits(&p.limits);
-        if evaluator.info().name != p.name {
-            return Err(DeployError::Rejected(format!(
-                "the component is the '{}' evaluator, not '{}'",
-                evaluator.info().name,
-                p.name
-            )));
-        }
-        self.check_unambiguous(&p.name, &evaluator)
-            .map_err(|e| DeployError::Rejected(e.to_string()))?;
-        if let Some(cases) = &p.cases {
-            cases
-                .run(&evaluator, &p.config_json)
-                .map_err(|e| DeployError::Rejected(format!("conformance cases: {e}")))?;
-        }
+        let evaluator = admit(
+            self.runtime(),
+            &AdmissionRules::of(p),
+            self.providers(),
+            &bytes,
+        )?;
         let next = Arc::new(ActiveEvaluator {
             evaluator: Arc::new(evaluator),
             active_since: SystemTime::now(),

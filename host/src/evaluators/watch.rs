@@ -12,8 +12,9 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::deploy::DeployError;
-use crate::registry::EvaluatorRegistry;
+use super::EvaluatorRegistry;
+use super::deploy::DeployError;
+use crate::blocking::run_blocking;
 
 /// Quiet time after the last event before a file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -88,14 +89,16 @@ pub fn watch_evaluators(registry: Arc<EvaluatorRegistry>) -> notify::Result<Eval
                     continue; // Gone for now (mid-rename): a later event brings it back.
                 }
                 let (registry, name) = (registry.clone(), provider.name.clone());
-                let result = tokio::task::spawn_blocking(move || registry.deploy_file(&name)).await;
+                let result = run_blocking(move || registry.deploy_file(&name)).await;
                 match result {
                     Ok(Ok(d)) if d.unchanged => {}
                     Ok(Ok(_)) => {}
-                    Ok(Err(DeployError::Rejected(reason))) => tracing::warn!(
-                        provider = %provider.name, path = %provider.evaluator_path.display(), %reason,
-                        "the replaced evaluator file was rejected; the active version keeps serving"
-                    ),
+                    Ok(Err(reason @ (DeployError::Rejected(_) | DeployError::Unreadable(_)))) => {
+                        tracing::warn!(
+                            provider = %provider.name, path = %provider.evaluator_path.display(), %reason,
+                            "the replaced evaluator file was rejected; the active version keeps serving"
+                        )
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(provider = %provider.name, error = %e, "evaluator file deploy failed")
                     }

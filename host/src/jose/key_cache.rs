@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::jwks::{JwksError, KeySet, VerifyingKey};
-use crate::jws::{KeyResolver, VerifyError};
+use crate::jose::jws::{KeyResolver, VerifyError};
+use crate::jose::key_set::{JwksError, KeySet, VerifyingKey};
 
 /// Larger answers are refused: real JWKS and discovery documents are a few
 /// KiB, and an unbounded read would let a broken IdP exhaust our memory.

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use trustpub_guest::{Policy, Request};
 
-use crate::jwks::KeySet;
-use crate::jws::{KeyResolver, NoKeys};
+use crate::jose::jws::{KeyResolver, NoKeys};
+use crate::jose::key_set::KeySet;
 use crate::runtime::LoadedEvaluator;
 use crate::verdict::evaluation_json;
 

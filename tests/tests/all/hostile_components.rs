@@ -3,19 +3,17 @@
 //! saw it still runs the real entra-id evaluator normally afterwards.
 //! Build the components first: `cargo xtask components`.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::json;
 use trustpub::idp::{TestIdp, entra_app_token_claims};
-use trustpub::jwks::KeySet;
+use trustpub::jose::key_set::KeySet;
 use trustpub::runtime::{EvalError, EvaluatorRuntime, LoadError, LoadedEvaluator, SandboxLimits};
 use trustpub::{Evaluation, Policy, Request};
 
-const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
-const AUD: &str = "api://AzureADTokenExchange";
+use trustpub_tests::server::{AUDIENCE as AUD, OID, TID};
+
 const NOW: u64 = 1_800_000_000;
 
 /// One signing key for all tests (RSA key generation is slow).
@@ -33,17 +31,12 @@ fn idp() -> &'static Idp {
     })
 }
 
-fn component(relative: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../target/components/{relative}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask components` first"))
+fn component(name: &str) -> Vec<u8> {
+    std::fs::read(trustpub_tests::component(name)).expect("read component")
 }
 
 fn hostile(name: &str) -> Vec<u8> {
-    component(&format!("hostile/{name}.wasm"))
+    component(&format!("hostile/{name}"))
 }
 
 /// Short enough to keep the looping guest quick, ample for entra-id.
@@ -96,7 +89,7 @@ fn evaluate_hostile(evaluator: &LoadedEvaluator) -> Result<Evaluation, EvalError
 #[track_caller]
 fn assert_entra_id_still_works(runtime: &EvaluatorRuntime) {
     let evaluator = runtime
-        .load(&component("entra-id.wasm"))
+        .load(&component("entra-id"))
         .expect("entra-id loads");
     let criteria = evaluator
         .check_criteria(&json!({"tid": TID, "oid": OID}).to_string())
@@ -237,7 +230,7 @@ fn one_runtime_survives_every_hostile_guest() {
 #[test]
 fn every_hostile_guest_is_claimed_by_a_test() {
     let this_file = include_str!("hostile_components.rs");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile");
+    let dir = trustpub_tests::root().join("tests/hostile");
     let mut guests: Vec<String> = std::fs::read_dir(&dir)
         .expect("tests/hostile exists")
         .map(|e| e.expect("entry").path())

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_simple::prelude::*;
 
-use crate::jwks::{EcCurve, KeyMaterial, KeySet, VerifyingKey};
+use crate::jose::key_set::{EcCurve, KeyMaterial, KeySet, VerifyingKey};
 
 /// The largest token accepted anywhere, unless configured otherwise.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -234,4 +234,5 @@ fn verify_signature(token: &str, alg: &str, key: &VerifyingKey) -> Result<(), Ve
 }
 
 #[cfg(test)]
+#[path = "jws_tests.rs"]
 mod tests;

@@ -6,13 +6,12 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Value, json};
 use trustpub::idp::{SigningAlg, SigningKey, TestIdp, entra_app_token_claims};
-use trustpub::jwks::KeySet;
+use trustpub::jose::key_set::KeySet;
 use trustpub::runtime::{EvaluatorRuntime, LoadedEvaluator, SandboxLimits};
 use trustpub::{Evaluation, Policy, Request};
 
-const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
-const AUD: &str = "api://AzureADTokenExchange";
+use trustpub_tests::server::{AUDIENCE as AUD, OID, TID};
+
 const NOW: u64 = 1_800_000_000;
 
 struct Fixture {
@@ -24,12 +23,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/components/entra-id.wasm"
-        );
-        let bytes = std::fs::read(path)
-            .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask components` first"));
+        let bytes = std::fs::read(trustpub_tests::component("entra-id")).expect("read component");
         let runtime = EvaluatorRuntime::new(SandboxLimits::default()).expect("runtime");
         let evaluator = runtime.load(&bytes).expect("entra-id component loads");
         let idp = TestIdp::rs256("entra-test-key").expect("key");
@@ -294,4 +288,34 @@ fn es256_tokens_verify_too() {
         f.evaluator.evaluate(&request, keys),
         Ok(Evaluation::Matched(_))
     ));
+}
+
+/// The pool has as many instance slots as `max_concurrent`; every call waits
+/// for one (`runtime/slots.rs`), so more callers than slots queue instead of
+/// failing — an operator's criteria check under full load included.
+#[test]
+fn callers_beyond_the_pool_wait_for_a_slot_instead_of_failing() {
+    let bytes = std::fs::read(trustpub_tests::component("entra-id")).expect("read component");
+    let runtime = EvaluatorRuntime::new(SandboxLimits {
+        max_concurrent: 2,
+        ..SandboxLimits::default()
+    })
+    .expect("runtime");
+    let evaluator = Arc::new(runtime.load(&bytes).expect("load"));
+    let criteria = json!({"tid": TID, "oid": OID}).to_string();
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let (evaluator, criteria) = (evaluator.clone(), criteria.clone());
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|_| evaluator.check_criteria(&criteria).map(|v| v.is_ok()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for caller in callers {
+        for result in caller.join().expect("caller") {
+            assert!(matches!(result, Ok(true)), "{result:?}");
+        }
+    }
 }

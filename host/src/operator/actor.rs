@@ -1,0 +1,42 @@
+//! Who asked for an operator action, for its audit record.
+
+use crate::store::{AuditEvent, AuditOutcome};
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// `admin-api` (the admin token over HTTP) or `cli-direct` (the CLI on
+    /// the database itself).
+    pub name: &'static str,
+    pub addr: Option<String>,
+}
+
+impl Actor {
+    pub fn admin_api(addr: Option<std::net::SocketAddr>) -> Self {
+        Self {
+            name: "admin-api",
+            addr: addr.map(|a| a.ip().to_string()),
+        }
+    }
+
+    pub fn cli_direct() -> Self {
+        Self {
+            name: "cli-direct",
+            addr: None,
+        }
+    }
+
+    /// The audit record of an action this actor took on `username`'s behalf.
+    pub(super) fn event(&self, outcome: AuditOutcome, username: &str, at: u64) -> AuditEvent {
+        AuditEvent {
+            at,
+            provider: None,
+            username: username.to_string(),
+            outcome,
+            detail: None,
+            policy_id: None,
+            evaluator_digest: None,
+            subject: Some(self.name.to_string()),
+            client_addr: self.addr.clone(),
+        }
+    }
+}
