@@ -65,6 +65,11 @@ pub struct Settings {
     pub audit_retention_days: u64,
     /// Token exchanges in flight at once; more get a 503 at once.
     pub max_concurrent_exchanges: u32,
+    /// A client must send a request's line and headers within this time
+    /// (counted from the connection, or the end of its previous request).
+    pub header_timeout_seconds: u64,
+    /// ...and its body within this time after the headers; else 408.
+    pub body_timeout_seconds: u64,
     /// Behind a reverse proxy: the header whose last address is the client's
     /// (e.g. `X-Forwarded-For`). Unset: the connection's address.
     pub client_ip_header: Option<String>,
@@ -73,6 +78,9 @@ pub struct Settings {
     pub compiled_cache: bool,
     /// Default: `trustpub-compiled/` next to the SQLite database.
     pub compiled_cache_dir: Option<PathBuf>,
+    /// Ed25519 public keys (base64); when any is set, every evaluator
+    /// version must be signed by one of them.
+    pub evaluator_trusted_keys: Vec<String>,
     pub providers: Vec<ProviderSettings>,
 }
 
@@ -131,11 +139,14 @@ impl Default for Settings {
             rate_limit_per_address_per_minute: 600,
             rate_limit_per_username_per_minute: 120,
             max_concurrent_exchanges: 256,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
             audit_retention_days: 90,
             client_ip_header: None,
             log_format: LogFormat::Human,
             compiled_cache: true,
             compiled_cache_dir: None,
+            evaluator_trusted_keys: Vec::new(),
             providers: Vec::new(),
         }
     }
@@ -238,6 +249,16 @@ impl Settings {
                 "jwks_max_age_seconds must be longer than jwks_refresh_seconds (or 0 to never expire keys): otherwise keys go stale between refreshes".into(),
             );
         }
+        if let Err(e) =
+            crate::evaluators::signature::TrustedKeys::parse(&self.evaluator_trusted_keys)
+        {
+            return invalid(format!("evaluator_trusted_keys: {e}"));
+        }
+        if self.header_timeout_seconds == 0 || self.body_timeout_seconds == 0 {
+            return invalid(
+                "header_timeout_seconds and body_timeout_seconds must be positive".into(),
+            );
+        }
         if self.max_concurrent_evaluations == 0 {
             // Every instantiation waits for one of these slots: none would
             // make every exchange wait forever.
@@ -318,7 +339,9 @@ impl ProviderSettings {
 pub const MAX_KEY_LIFETIME_SECONDS: u64 = 86_400;
 
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
-const SCALAR_KEYS: [&str; 24] = [
+const SCALAR_KEYS: [&str; 26] = [
+    "header_timeout_seconds",
+    "body_timeout_seconds",
     "jwks_refresh_seconds",
     "jwks_max_age_seconds",
     "audit_retention_days",
@@ -469,6 +492,10 @@ audience = "api://AzureADTokenExchange"
             (
                 &format!("max_concurrent_evaluations = 0\n{MINIMAL}"),
                 "max_concurrent_evaluations must be at least 1",
+            ),
+            (
+                &format!("evaluator_trusted_keys = [\"c2hvcnQ=\"]\n{MINIMAL}"),
+                "evaluator_trusted_keys: trusted key 1",
             ),
         ] {
             let (_dir, path) = write(text);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use trustpub_guest::{Evaluation, Policy, Request, UnverifiedJwt};
 
 use crate::api_key::{ApiKey, KeyError};
+use crate::audit_log::AuditLog;
 use crate::blocking::{BlockingTaskFailed, run_blocking};
 use crate::clock::Clock;
 use crate::evaluators::{ActiveEvaluator, EvaluatorRegistry, Provider};
@@ -81,6 +82,8 @@ pub struct Minted {
 pub struct TokenExchange {
     registry: Arc<EvaluatorRegistry>,
     store: Arc<dyn Store>,
+    /// Where refused attempts are recorded (in batches).
+    audit_log: AuditLog,
     clock: Arc<dyn Clock>,
     key_lifetime_seconds: u64,
     first_use_window_seconds: u64,
@@ -90,6 +93,7 @@ impl TokenExchange {
     pub fn new(
         registry: Arc<EvaluatorRegistry>,
         store: Arc<dyn Store>,
+        audit_log: AuditLog,
         clock: Arc<dyn Clock>,
         key_lifetime_seconds: u64,
         first_use_window_seconds: u64,
@@ -97,6 +101,7 @@ impl TokenExchange {
         Self {
             registry,
             store,
+            audit_log,
             clock,
             key_lifetime_seconds,
             first_use_window_seconds,
@@ -137,14 +142,7 @@ impl TokenExchange {
             audit
                 .detail
                 .get_or_insert_with(|| crate::names::truncated(&e.to_string(), MAX_AUDIT_DETAIL));
-            let store = self.store.clone();
-            let recorded = run_blocking(move || store.record_audit(&audit)).await;
-            if let Err(e) = recorded
-                .map_err(ExchangeError::from)
-                .and_then(|r| r.map_err(ExchangeError::from))
-            {
-                tracing::error!(error = %e, "cannot record the audit event of a failed exchange");
-            }
+            self.audit_log.record(audit).await;
         }
         result
     }

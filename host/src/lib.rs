@@ -16,6 +16,7 @@
 //! - [`cli`]: the `trustpub` command line.
 
 pub mod api_key;
+pub mod audit_log;
 pub mod blocking;
 pub mod cli;
 pub mod clock;

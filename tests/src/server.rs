@@ -90,6 +90,11 @@ impl Service {
 
     /// Stops the process (SIGKILL: storage must be durable without a clean exit).
     pub fn kill(mut self) {
+        self.sigkill();
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    pub fn sigkill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -248,9 +253,18 @@ pub struct Spawned {
     pub svc: Service,
     /// The contoso policy's id, when the builder created it.
     pub policy_id: Option<u64>,
+    /// The configuration it runs with.
+    pub config: String,
 }
 
 impl Spawned {
+    /// Kills the process (SIGKILL: no clean shutdown) and starts it again
+    /// on the same configuration and database.
+    pub fn kill_and_restart(&mut self) {
+        self.svc.sigkill();
+        self.svc = Service::start(self.dir.path(), &self.config);
+    }
+
     /// The GitHub Actions test IdP (set up by [`TestServer::github`]).
     pub fn github(&self) -> &TestIdpServer {
         self.github
@@ -323,6 +337,7 @@ impl TestServer {
             github,
             svc,
             policy_id,
+            config,
         }
     }
 
@@ -357,17 +372,12 @@ pub fn entra_token(idp: &TestIdpServer, oid: &str) -> String {
 }
 
 pub fn entra_claims(oid: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = NEXT_TOKEN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     entra_app_token_claims(
         TID,
         oid,
         AUDIENCE,
-        now,
+        trustpub::clock::unix_now(),
         &format!("uti-{}-{n}", std::process::id()),
     )
 }
@@ -409,20 +419,23 @@ pub fn job() -> GithubJob {
 
 /// A fresh GitHub Actions token for `job` with a unique `jti`.
 pub fn github_token(idp: &TestIdpServer, job: &GithubJob) -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    idp.mint(&github_actions_claims(
+    idp.mint(&github_claims(job)).expect("mint")
+}
+
+/// The claims of a fresh GitHub Actions token for `job` (audience
+/// `https://www.nuget.org`, a unique `jti`).
+pub fn github_claims(job: &GithubJob) -> Value {
+    let n = NEXT_TOKEN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    github_actions_claims(
         job,
         "https://www.nuget.org",
-        now,
+        trustpub::clock::unix_now(),
         &format!("jti-{}-{n}", std::process::id()),
-    ))
-    .expect("mint")
+    )
 }
+
+/// Makes token ids unique within the test process.
+static NEXT_TOKEN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// GitHub Actions criteria for [`job`]'s workflow, optionally bound to an
 /// environment.

@@ -2,12 +2,13 @@
 //! command line, against a running server (`--server`) or directly against
 //! the database of a configuration (`--config`), through the same code path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
+use crate::evaluators::signature::{self, signature_path};
 use crate::operator::{Actor, OperatorError, OperatorService, PolicyRequest, views};
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +101,21 @@ pub enum EvaluatorCommand {
     Push {
         provider: String,
         component: PathBuf,
+        /// Its detached signature (default: `<component>.sig` when it exists).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+    },
+    /// Make a signing key: writes the secret to FILE (mode 0600) and prints
+    /// the public key for the operator's `evaluator_trusted_keys`.
+    Keygen {
+        #[arg(long = "secret-key")]
+        secret_key: PathBuf,
+    },
+    /// Sign a component: writes `<component>.sig`.
+    Sign {
+        #[arg(long = "secret-key")]
+        secret_key: PathBuf,
+        component: PathBuf,
     },
     /// Re-activate the version before the current one.
     Rollback { provider: String },
@@ -117,7 +133,7 @@ enum Call {
     DeletePolicy(u64),
     RenewPolicy(u64),
     ListEvaluators,
-    DeployEvaluator(String, Vec<u8>),
+    DeployEvaluator(String, Vec<u8>, Option<Vec<u8>>),
     RollbackEvaluator(String),
 }
 
@@ -145,10 +161,10 @@ impl Call {
             Self::DeletePolicy(id) => ("DELETE", format!("/admin/policies/{id}"), None),
             Self::RenewPolicy(id) => ("POST", format!("/admin/policies/{id}/renew"), None),
             Self::ListEvaluators => ("GET", "/admin/evaluators".into(), None),
-            Self::DeployEvaluator(provider, bytes) => (
+            Self::DeployEvaluator(provider, bytes, signature) => (
                 "PUT",
                 format!("/admin/evaluators/{provider}"),
-                Some(Body::Bytes(bytes.clone())),
+                Some(Body::Component(bytes.clone(), signature.clone())),
             ),
             Self::RollbackEvaluator(provider) => (
                 "POST",
@@ -177,9 +193,11 @@ impl Call {
             }
             Self::RenewPolicy(id) => views::policy(&operator.renew_policy(id, &actor).await?),
             Self::ListEvaluators => views::list(&operator.evaluators(), views::evaluator),
-            Self::DeployEvaluator(provider, bytes) => {
-                views::deployed(&operator.deploy_evaluator(provider, bytes, &actor).await?)
-            }
+            Self::DeployEvaluator(provider, bytes, signature) => views::deployed(
+                &operator
+                    .deploy_evaluator(provider, bytes, signature, &actor)
+                    .await?,
+            ),
             Self::RollbackEvaluator(provider) => {
                 views::deployed(&operator.rollback_evaluator(provider, &actor).await?)
             }
@@ -192,11 +210,24 @@ pub async fn run_evaluator(args: EvaluatorArgs) -> Result<()> {
         EvaluatorCommand::Push {
             provider,
             component,
+            signature,
         } => {
             let bytes = std::fs::read(&component)
                 .with_context(|| format!("cannot read {}", component.display()))?;
-            Call::DeployEvaluator(provider, bytes)
+            let signature = match signature {
+                Some(path) => Some(
+                    std::fs::read(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                ),
+                None => std::fs::read(signature_path(&component)).ok(),
+            };
+            Call::DeployEvaluator(provider, bytes, signature)
         }
+        EvaluatorCommand::Keygen { secret_key } => return keygen(&secret_key),
+        EvaluatorCommand::Sign {
+            secret_key,
+            component,
+        } => return sign(&secret_key, &component),
         EvaluatorCommand::Rollback { provider } => Call::RollbackEvaluator(provider),
         EvaluatorCommand::List => Call::ListEvaluators,
     };
@@ -254,7 +285,42 @@ fn parse_scope(spec: &str) -> Result<crate::store::Scope> {
 /// A request body for the HTTP mode.
 enum Body {
     Json(Value),
-    Bytes(Vec<u8>),
+    /// A component and its signature.
+    Component(Vec<u8>, Option<Vec<u8>>),
+}
+
+fn keygen(secret_key: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (secret, public) = signature::generate_key();
+    // Never overwrite a key: a lost secret cannot be recovered.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(secret_key)
+        .with_context(|| format!("cannot create {}", secret_key.display()))?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    println!("{public}");
+    eprintln!(
+        "secret key written to {}; add the public key above to evaluator_trusted_keys",
+        secret_key.display()
+    );
+    Ok(())
+}
+
+fn sign(secret_key: &Path, component: &Path) -> Result<()> {
+    let secret = std::fs::read_to_string(secret_key)
+        .with_context(|| format!("cannot read {}", secret_key.display()))?;
+    let bytes =
+        std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
+    let signature = signature::sign(&secret, &bytes)?;
+    let path = signature_path(component);
+    crate::durable_file::write_bytes_durably(&path, format!("{signature}\n").as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(())
 }
 
 /// One call, over HTTP or directly; returns the JSON answer.
@@ -281,10 +347,15 @@ async fn call_api(target: &Target, call: Call) -> Result<Value> {
         .bearer_auth(token);
     match body {
         Some(Body::Json(body)) => request = request.json(&body),
-        Some(Body::Bytes(bytes)) => {
+        Some(Body::Component(bytes, signature)) => {
             request = request
                 .header("content-type", "application/wasm")
-                .body(bytes)
+                .body(bytes);
+            if let Some(signature) = signature {
+                let text =
+                    String::from_utf8(signature).context("the signature file is not text")?;
+                request = request.header(signature::SIGNATURE_HEADER, text.trim());
+            }
         }
         None => {}
     }

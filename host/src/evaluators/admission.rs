@@ -1,6 +1,7 @@
 //! The one gate every evaluator version passes before it serves: at
 //! start-up, on `PUT /admin/evaluators/{provider}`, `trustpub evaluator
-//! push` and a replaced component file alike. Compile and check the
+//! push` and a replaced component file alike. Check its signature when the
+//! operator requires one (before anything parses it), compile and check the
 //! contract and the world, read `info()` within the sandbox limits, check
 //! that the component is this provider's evaluator, that no other provider
 //! claims its issuers, and that it passes the provider's conformance cases.
@@ -9,11 +10,14 @@ use std::sync::Arc;
 
 use super::Provider;
 use super::conformance::ConformanceCases;
+use super::signature::{SignatureError, TrustedKeys};
 use crate::runtime::{EvaluatorRuntime, LimitOverrides, LoadError, LoadedEvaluator};
 
 /// Why a component may not serve a provider.
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionError {
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("the component is the '{actual}' evaluator, not '{expected}'")]
@@ -31,6 +35,7 @@ pub struct AdmissionRules<'a> {
     pub limits: &'a LimitOverrides,
     pub cases: Option<&'a ConformanceCases>,
     pub config_json: &'a str,
+    pub trusted_keys: &'a TrustedKeys,
 }
 
 impl<'a> AdmissionRules<'a> {
@@ -41,19 +46,25 @@ impl<'a> AdmissionRules<'a> {
             limits: &provider.limits,
             cases: provider.cases.as_ref(),
             config_json: &provider.config_json,
+            trusted_keys: &provider.trusted_keys,
         }
     }
 }
 
-/// Loads `bytes` and checks it against `rules` and the `others` providers
-/// already serving; the loaded evaluator carries the provider's limits.
-/// Blocking: compiling takes CPU time.
+/// Loads `bytes` (with its detached `signature`, base64, if any) and checks
+/// it against `rules` and the `others` providers already serving; the
+/// loaded evaluator carries the provider's limits. Blocking: compiling
+/// takes CPU time.
 pub fn admit(
     runtime: &EvaluatorRuntime,
     rules: &AdmissionRules<'_>,
     others: &[Arc<Provider>],
     bytes: &[u8],
+    signature: Option<&[u8]>,
 ) -> Result<LoadedEvaluator, AdmissionError> {
+    rules
+        .trusted_keys
+        .check(&crate::digest::sha256_hex(bytes), signature)?;
     let evaluator = runtime.load(bytes)?.with_limits(rules.limits);
     if evaluator.info().name != rules.provider {
         return Err(AdmissionError::NameMismatch {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::admission::{AdmissionError, AdmissionRules, admit};
+use super::signature::signature_path;
 use super::{ActiveEvaluator, EvaluatorRegistry, Provider};
 use crate::runtime::component_digest;
 
@@ -57,26 +58,31 @@ pub struct Deployed {
 }
 
 impl EvaluatorRegistry {
-    /// Validates `bytes` as the next version of `provider`'s evaluator and
-    /// activates it. Blocking: compiling takes CPU time.
+    /// Admits `bytes` (with its detached `signature`, base64, if any) as the
+    /// next version of `provider`'s evaluator and activates it. Blocking:
+    /// compiling takes CPU time.
     pub fn deploy(
         &self,
         provider: &str,
         bytes: Vec<u8>,
+        signature: Option<Vec<u8>>,
         origin: DeployOrigin,
     ) -> Result<Deployed, DeployError> {
-        self.locked(provider, origin, |p| self.deploy_locked(p, bytes, origin))
+        self.locked(provider, origin, |p| {
+            self.deploy_locked(p, bytes, signature, origin)
+        })
     }
 
-    /// Deploys what the provider's file holds now. The file is read under
-    /// the deploy lock, so a deploy that has just written the file cannot be
-    /// undone by a stale read.
+    /// Deploys what the provider's file (and its `.sig` beside it) holds
+    /// now. The files are read under the deploy lock, so a deploy that has
+    /// just written them cannot be undone by a stale read.
     pub fn deploy_file(&self, provider: &str) -> Result<Deployed, DeployError> {
         self.locked(provider, DeployOrigin::File, |p| {
             let bytes = std::fs::read(&p.evaluator_path).map_err(|e| {
                 DeployError::Unreadable(format!("cannot read {}: {e}", p.evaluator_path.display()))
             })?;
-            self.deploy_locked(p, bytes, DeployOrigin::File)
+            let signature = std::fs::read(signature_path(&p.evaluator_path)).ok();
+            self.deploy_locked(p, bytes, signature, DeployOrigin::File)
         })
     }
 
@@ -115,10 +121,17 @@ impl EvaluatorRegistry {
         &self,
         p: &Provider,
         bytes: Vec<u8>,
+        signature: Option<Vec<u8>>,
         origin: DeployOrigin,
     ) -> Result<Deployed, DeployError> {
         let current = p.evaluator();
-        if component_digest(&bytes) == current.evaluator.digest() {
+        let digest = component_digest(&bytes);
+        // Checked before "unchanged" too: a bad signature beside the active
+        // component would otherwise wait silently to fail the next start.
+        p.trusted_keys
+            .check(&digest, signature.as_deref())
+            .map_err(AdmissionError::from)?;
+        if digest == current.evaluator.digest() {
             return Ok(deployed(p, &current, None, true));
         }
         let evaluator = admit(
@@ -126,11 +139,13 @@ impl EvaluatorRegistry {
             &AdmissionRules::of(p),
             self.providers(),
             &bytes,
+            signature.as_deref(),
         )?;
         let next = Arc::new(ActiveEvaluator {
             evaluator: Arc::new(evaluator),
             active_since: SystemTime::now(),
             bytes: Arc::new(bytes),
+            signature: signature.map(Arc::new),
         });
         Ok(activate(
             p,
@@ -160,6 +175,7 @@ impl EvaluatorRegistry {
             evaluator: previous.evaluator.clone(),
             active_since: SystemTime::now(),
             bytes: previous.bytes.clone(),
+            signature: previous.signature.clone(),
         });
         self.metrics().deploy(provider, "rollback", "activated");
         Ok(activate(&p, restored, true, "rollback"))
@@ -175,8 +191,10 @@ fn activate(p: &Provider, next: Arc<ActiveEvaluator>, persist: bool, origin: &st
     if persist {
         // The file is the provider's source of truth at start-up: write the
         // new version there so it survives a restart (the watcher then sees
-        // the same digest and does nothing).
-        if let Err(e) = crate::durable_file::write_bytes_durably(&p.evaluator_path, &next.bytes) {
+        // the same digest and does nothing). Its signature first, so a
+        // restart between the two writes finds the old component with a
+        // signature that fails loudly rather than a new one unsigned.
+        if let Err(e) = persist_version(p, &next) {
             tracing::warn!(provider = %p.name, path = %p.evaluator_path.display(), error = %e,
                 "the new evaluator is active but could not be written to its file: a restart will load the old one");
         }
@@ -184,6 +202,19 @@ fn activate(p: &Provider, next: Arc<ActiveEvaluator>, persist: bool, origin: &st
     tracing::info!(provider = %p.name, digest = %next.evaluator.digest(), version = %next.evaluator.info().version,
         previous = %old.evaluator.digest(), origin, "evaluator activated");
     deployed(p, &next, Some(old.evaluator.digest().to_string()), false)
+}
+
+fn persist_version(p: &Provider, version: &ActiveEvaluator) -> std::io::Result<()> {
+    let sig_path = signature_path(&p.evaluator_path);
+    match &version.signature {
+        Some(signature) => crate::durable_file::write_bytes_durably(&sig_path, signature)?,
+        // A stale signature of an older version must not stay beside it.
+        None => match std::fs::remove_file(&sig_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        },
+    }
+    crate::durable_file::write_bytes_durably(&p.evaluator_path, &version.bytes)
 }
 
 fn deployed(

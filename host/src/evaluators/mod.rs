@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod deploy;
 mod provider;
 mod registry;
+pub mod signature;
 pub mod watch;
 
 pub use provider::{ActiveEvaluator, Provider};

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use super::conformance::ConformanceCases;
+use super::signature::TrustedKeys;
 use crate::jose::key_cache::JwksCache;
 use crate::runtime::{LimitOverrides, LoadedEvaluator};
 
@@ -27,6 +28,8 @@ pub struct Provider {
     pub(crate) cases: Option<ConformanceCases>,
     /// The provider's own limits, applied to every version deployed.
     pub(crate) limits: LimitOverrides,
+    /// Keys one of which must have signed every version (none: unsigned is fine).
+    pub(crate) trusted_keys: Arc<TrustedKeys>,
 }
 
 /// An evaluator version and when it became active.
@@ -35,6 +38,8 @@ pub struct ActiveEvaluator {
     pub active_since: SystemTime,
     /// The component itself, to write back on rollback.
     pub(crate) bytes: Arc<Vec<u8>>,
+    /// Its detached signature (base64), written back with it.
+    pub(crate) signature: Option<Arc<Vec<u8>>>,
 }
 
 impl Provider {

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 
 use super::admission::{AdmissionError, AdmissionRules, admit};
 use super::conformance::ConformanceCases;
+use super::signature::{SignatureError, TrustedKeys, signature_path};
 use super::{ActiveEvaluator, Provider};
 use crate::config::{ProviderSettings, Settings};
 use crate::jose::key_cache::{JwksCache, KeySource};
@@ -32,6 +33,18 @@ pub enum RegistryError {
         path: String,
         message: String,
     },
+    #[error("evaluator_trusted_keys: {0}")]
+    TrustedKeys(SignatureError),
+}
+
+/// What every provider is loaded with.
+struct Shared<'a> {
+    runtime: &'a EvaluatorRuntime,
+    clock_skew_seconds: u64,
+    min_refresh: Duration,
+    max_age: Option<Duration>,
+    client: reqwest::Client,
+    trusted_keys: Arc<TrustedKeys>,
 }
 
 pub struct EvaluatorRegistry {
@@ -47,23 +60,24 @@ impl EvaluatorRegistry {
         runtime: EvaluatorRuntime,
         client: reqwest::Client,
     ) -> Result<Self, RegistryError> {
-        let min_refresh = Duration::from_secs(settings.jwks_min_refresh_seconds);
-        let max_age = (settings.jwks_max_age_seconds > 0)
-            .then(|| Duration::from_secs(settings.jwks_max_age_seconds));
+        let shared = Shared {
+            runtime: &runtime,
+            clock_skew_seconds: settings.clock_skew_seconds,
+            min_refresh: Duration::from_secs(settings.jwks_min_refresh_seconds),
+            max_age: (settings.jwks_max_age_seconds > 0)
+                .then(|| Duration::from_secs(settings.jwks_max_age_seconds)),
+            client,
+            // Validated with the settings; an error here is one more guard.
+            trusted_keys: Arc::new(
+                TrustedKeys::parse(&settings.evaluator_trusted_keys)
+                    .map_err(RegistryError::TrustedKeys)?,
+            ),
+        };
         // Each provider is admitted against those loaded before it, which
         // checks every pair once.
         let mut providers: Vec<Arc<Provider>> = Vec::with_capacity(settings.providers.len());
         for p in &settings.providers {
-            let provider = load_provider(
-                p,
-                &runtime,
-                &providers,
-                settings.clock_skew_seconds,
-                min_refresh,
-                max_age,
-                client.clone(),
-            )?;
-            providers.push(Arc::new(provider));
+            providers.push(Arc::new(load_provider(p, &shared, &providers)?));
         }
         Ok(Self {
             runtime,
@@ -99,12 +113,8 @@ impl EvaluatorRegistry {
 
 fn load_provider(
     settings: &ProviderSettings,
-    runtime: &EvaluatorRuntime,
+    shared: &Shared<'_>,
     loaded: &[Arc<Provider>],
-    clock_skew_seconds: u64,
-    min_refresh: Duration,
-    max_age: Option<Duration>,
-    client: reqwest::Client,
 ) -> Result<Provider, RegistryError> {
     let provider = settings.name.clone();
     let bytes = std::fs::read(&settings.evaluator).map_err(|source| RegistryError::Read {
@@ -124,18 +134,24 @@ fn load_provider(
         }
         None => None,
     };
-    let config_json = settings.config_json(clock_skew_seconds);
+    let config_json = settings.config_json(shared.clock_skew_seconds);
+    // A missing signature file is a missing signature: admission decides
+    // whether that matters.
+    let signature = std::fs::read(signature_path(&settings.evaluator)).ok();
     let limits = settings.limit_overrides();
     let rules = AdmissionRules {
         provider: &provider,
         limits: &limits,
         cases: cases.as_ref(),
         config_json: &config_json,
+        trusted_keys: &shared.trusted_keys,
     };
     let evaluator =
-        admit(runtime, &rules, loaded, &bytes).map_err(|source| RegistryError::Admission {
-            provider: provider.clone(),
-            source,
+        admit(shared.runtime, &rules, loaded, &bytes, signature.as_deref()).map_err(|source| {
+            RegistryError::Admission {
+                provider: provider.clone(),
+                source,
+            }
         })?;
     let source = match (&settings.jwks_url, &settings.discovery_url) {
         (Some(url), _) => KeySource::Jwks(url.clone()),
@@ -144,18 +160,21 @@ fn load_provider(
         (None, None) => KeySource::Jwks(String::new()),
     };
     Ok(Provider {
-        jwks: JwksCache::new(&provider, source, min_refresh, client).with_max_age(max_age),
+        jwks: JwksCache::new(&provider, source, shared.min_refresh, shared.client.clone())
+            .with_max_age(shared.max_age),
         config_json,
         active: ArcSwap::from_pointee(ActiveEvaluator {
             evaluator: Arc::new(evaluator),
             active_since: SystemTime::now(),
             bytes: Arc::new(bytes),
+            signature: signature.map(Arc::new),
         }),
         previous: Mutex::new(None),
         deploying: Mutex::new(()),
         evaluator_path: settings.evaluator.clone(),
         cases,
         limits,
+        trusted_keys: shared.trusted_keys.clone(),
         name: provider,
     })
 }

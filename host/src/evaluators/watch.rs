@@ -1,8 +1,10 @@
 //! Deploying by replacing a provider's component file: the directories of
-//! the configured evaluator paths are watched, events are debounced, and a
-//! changed file goes through the same validation as any deploy. A half-written
-//! file fails to compile and is never activated; the next event, when the
-//! write completes, deploys it.
+//! the configured evaluator paths are watched, events are debounced, and the
+//! names of the providers whose component (or `.sig`) changed are sent on;
+//! the server deploys each through the operator service, with the same
+//! admission and audit as any deploy. A half-written file fails to compile
+//! and is never activated; the next event, when the write completes,
+//! deploys it.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,8 +15,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::EvaluatorRegistry;
-use super::deploy::DeployError;
-use crate::blocking::run_blocking;
+use super::signature::signature_path;
 
 /// Quiet time after the last event before a file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -31,15 +32,20 @@ impl Drop for EvaluatorWatch {
     }
 }
 
-pub fn watch_evaluators(registry: Arc<EvaluatorRegistry>) -> notify::Result<EvaluatorWatch> {
+/// Watches the providers' files; receive the names of providers to deploy.
+pub fn watch_evaluators(
+    registry: Arc<EvaluatorRegistry>,
+) -> notify::Result<(EvaluatorWatch, mpsc::UnboundedReceiver<String>)> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let (changed_tx, changed_rx) = mpsc::unbounded_channel::<String>();
     // Only the component files matter: the directory may also hold busy
     // files (a database, logs) whose events would otherwise keep the
     // debounce from ever settling.
     let names: BTreeSet<std::ffi::OsString> = registry
         .providers()
         .iter()
-        .filter_map(|p| p.evaluator_path.file_name().map(Into::into))
+        .flat_map(|p| [p.evaluator_path.clone(), signature_path(&p.evaluator_path)])
+        .filter_map(|path| path.file_name().map(Into::into))
         .collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // Reads (ours included) raise access events: only changes count.
@@ -81,34 +87,25 @@ pub fn watch_evaluators(registry: Arc<EvaluatorRegistry>) -> notify::Result<Eval
                 changed.push(path);
             }
             for provider in registry.providers() {
-                let name = provider.evaluator_path.file_name();
-                if !changed.iter().any(|p| p.file_name() == name) {
+                let sig = signature_path(&provider.evaluator_path);
+                let names = [provider.evaluator_path.file_name(), sig.file_name()];
+                if !changed.iter().any(|p| names.contains(&p.file_name())) {
                     continue;
                 }
                 if !provider.evaluator_path.exists() {
                     continue; // Gone for now (mid-rename): a later event brings it back.
                 }
-                let (registry, name) = (registry.clone(), provider.name.clone());
-                let result = run_blocking(move || registry.deploy_file(&name)).await;
-                match result {
-                    Ok(Ok(d)) if d.unchanged => {}
-                    Ok(Ok(_)) => {}
-                    Ok(Err(reason @ (DeployError::Rejected(_) | DeployError::Unreadable(_)))) => {
-                        tracing::warn!(
-                            provider = %provider.name, path = %provider.evaluator_path.display(), %reason,
-                            "the replaced evaluator file was rejected; the active version keeps serving"
-                        )
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(provider = %provider.name, error = %e, "evaluator file deploy failed")
-                    }
-                    Err(e) => tracing::error!(error = %e, "evaluator file deploy task failed"),
+                if changed_tx.send(provider.name.clone()).is_err() {
+                    return; // Nobody deploys any more: the server is stopping.
                 }
             }
         }
     });
-    Ok(EvaluatorWatch {
-        _watcher: watcher,
-        task,
-    })
+    Ok((
+        EvaluatorWatch {
+            _watcher: watcher,
+            task,
+        },
+        changed_rx,
+    ))
 }

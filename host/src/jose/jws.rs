@@ -58,6 +58,10 @@ pub enum VerifyError {
     AlgKeyMismatch { kid: String, alg: String },
     #[error("the signature does not verify with the key '{0}'")]
     BadSignature(String),
+    #[error("the token's claims are malformed: {0}")]
+    MalformedClaims(String),
+    #[error("the key '{kid}' signs only for issuer '{expected}', not for this token's issuer")]
+    KeyIssuerMismatch { kid: String, expected: String },
 }
 
 /// Where verifying keys come from: a static set (the `eval` CLI) or the
@@ -154,11 +158,72 @@ pub fn verify_jws(
             alg: alg.into(),
         });
     }
-    verify_signature(token, alg, &key)?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| VerifyError::Malformed)?;
-    String::from_utf8(payload).map_err(|_| VerifyError::Malformed)
+    let payload = String::from_utf8(payload).map_err(|_| VerifyError::Malformed)?;
+    check_registered_claims(&payload)?;
+    verify_signature(token, alg, &key)?;
+    check_key_issuer(&key, &payload)?;
+    Ok(payload)
+}
+
+/// jwt-simple reads the registered claims into typed fields while it checks
+/// the signature, so a claim of the wrong type would fail there and read as
+/// a bad signature. Say what is wrong instead.
+fn check_registered_claims(payload: &str) -> Result<(), VerifyError> {
+    use serde_json::Value;
+    let claims: serde_json::Map<String, Value> =
+        serde_json::from_str(payload).map_err(|_| VerifyError::Malformed)?;
+    let malformed = |what: String| Err(VerifyError::MalformedClaims(what));
+    for name in ["exp", "nbf", "iat"] {
+        match claims.get(name) {
+            None => {}
+            Some(Value::Number(n))
+                if n.as_u64().is_some()
+                    || n.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0) => {}
+            Some(_) => return malformed(format!("the {name} claim is not a number of seconds")),
+        }
+    }
+    match claims.get("aud") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+        Some(_) => return malformed("the aud claim is not a string or a list of strings".into()),
+    }
+    for name in ["iss", "sub", "jti", "nonce"] {
+        if !matches!(
+            claims.get(name),
+            None | Some(Value::Null | Value::String(_))
+        ) {
+            return malformed(format!("the {name} claim is not a string"));
+        }
+    }
+    Ok(())
+}
+
+/// A key the JWKS binds to an issuer verifies only that issuer's tokens:
+/// one tenant's key cannot vouch for a token naming another tenant. The
+/// `{tenantid}` placeholder (Entra ID's common keys) stands for the token's
+/// own `tid`, so its `iss` must name the tenant it claims to be from.
+fn check_key_issuer(key: &VerifyingKey, payload: &str) -> Result<(), VerifyError> {
+    let Some(template) = &key.issuer else {
+        return Ok(());
+    };
+    let claims: serde_json::Value =
+        serde_json::from_str(payload).map_err(|_| VerifyError::Malformed)?;
+    let claim = |name: &str| claims.get(name).and_then(|v| v.as_str());
+    let expected = match claim("tid") {
+        Some(tid) if template.contains("{tenantid}") => template.replace("{tenantid}", tid),
+        _ => template.clone(),
+    };
+    if claim("iss") == Some(expected.as_str()) {
+        Ok(())
+    } else {
+        Err(VerifyError::KeyIssuerMismatch {
+            kid: key.kid.clone(),
+            expected,
+        })
+    }
 }
 
 fn check_alg(alg: &str) -> Result<(), VerifyError> {

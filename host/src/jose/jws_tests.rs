@@ -241,3 +241,96 @@ fn no_keys_means_no_verification() {
         Err(VerifyError::UnknownIssuer(ISS.into()))
     );
 }
+
+/// A JWKS whose only key says which issuer it signs for.
+fn keys_bound_to(idp: &TestIdp, issuer: &str) -> KeySet {
+    let mut jwks = idp.jwks();
+    jwks["keys"][0]["issuer"] = json!(issuer);
+    KeySet::from_json(&jwks.to_string()).expect("jwks")
+}
+
+#[test]
+fn a_key_bound_to_an_issuer_verifies_only_that_issuers_tokens() {
+    let idp = idp();
+    let tenant_a = "https://login.microsoftonline.com/aaaa/v2.0";
+    let bound = keys_bound_to(&idp, tenant_a);
+    let sign = |iss: &str| {
+        idp.keys()[0]
+            .sign(&json!({"iss": iss, "tid": "aaaa", "exp": 1}))
+            .expect("sign")
+    };
+    verify_jws(&sign(tenant_a), ISS, &bound, MAX).expect("its own issuer");
+    let other = "https://login.microsoftonline.com/bbbb/v2.0";
+    assert_eq!(
+        verify_jws(&sign(other), ISS, &bound, MAX),
+        Err(VerifyError::KeyIssuerMismatch {
+            kid: "rsa-1".into(),
+            expected: tenant_a.into()
+        })
+    );
+}
+
+#[test]
+fn entras_tenant_placeholder_binds_a_common_key_to_the_tokens_own_tenant() {
+    let idp = idp();
+    let bound = keys_bound_to(&idp, "https://login.microsoftonline.com/{tenantid}/v2.0");
+    let sign = |iss: &str, tid: &str| {
+        idp.keys()[0]
+            .sign(&json!({"iss": iss, "tid": tid, "exp": 1}))
+            .expect("sign")
+    };
+    let a = "https://login.microsoftonline.com/aaaa/v2.0";
+    verify_jws(&sign(a, "aaaa"), ISS, &bound, MAX).expect("iss names its own tid");
+    // An iss naming tenant A on a token that claims tenant B.
+    let err = verify_jws(&sign(a, "bbbb"), ISS, &bound, MAX).expect_err("tenant confusion");
+    assert!(
+        matches!(&err, VerifyError::KeyIssuerMismatch { expected, .. } if expected.contains("bbbb")),
+        "{err}"
+    );
+    // Keys without issuer metadata are not bound (other IdPs).
+    verify_jws(&sign(a, "bbbb"), ISS, &keys(&idp), MAX).expect("unbound key");
+}
+
+#[test]
+fn registered_claims_of_the_wrong_type_are_named_not_called_a_bad_signature() {
+    let idp = idp();
+    for (claims, expected) in [
+        (
+            json!({"exp": "1"}),
+            "the exp claim is not a number of seconds",
+        ),
+        (
+            json!({"nbf": -1}),
+            "the nbf claim is not a number of seconds",
+        ),
+        (
+            json!({"iat": {"a": 1}}),
+            "the iat claim is not a number of seconds",
+        ),
+        (
+            json!({"aud": 7}),
+            "the aud claim is not a string or a list of strings",
+        ),
+        (
+            json!({"aud": ["a", 7]}),
+            "the aud claim is not a string or a list of strings",
+        ),
+        (json!({"iss": 1}), "the iss claim is not a string"),
+        (json!({"jti": ["x"]}), "the jti claim is not a string"),
+    ] {
+        let token = idp.keys()[0].sign(&claims).expect("sign");
+        assert_eq!(
+            verify_jws(&token, ISS, &keys(&idp), MAX),
+            Err(VerifyError::MalformedClaims(expected.into())),
+            "{claims}"
+        );
+    }
+    // Well-typed claims, floats included, verify.
+    for fine in [
+        json!({"exp": 1.5e9}),
+        json!({"aud": ["a", "b"], "iss": ISS}),
+    ] {
+        let token = idp.keys()[0].sign(&fine).expect("sign");
+        verify_jws(&token, ISS, &keys(&idp), MAX).unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+}

@@ -22,6 +22,10 @@ pub struct VerifyingKey {
     pub kid: String,
     /// The `alg` the key is restricted to, when the JWK names one.
     pub alg: Option<String>,
+    /// The issuer the key signs for, when the JWKS says (Entra ID publishes
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0` on its keys, or
+    /// one tenant's issuer for a tenant's own key).
+    pub issuer: Option<String>,
     pub material: KeyMaterial,
 }
 
@@ -65,6 +69,7 @@ struct Jwk {
     crv: Option<String>,
     x: Option<String>,
     y: Option<String>,
+    issuer: Option<String>,
 }
 
 impl KeySet {
@@ -153,6 +158,7 @@ fn parse_key(jwk: Jwk) -> Option<VerifyingKey> {
     Some(VerifyingKey {
         kid: jwk.kid?,
         alg: jwk.alg,
+        issuer: jwk.issuer,
         material,
     })
 }

@@ -4,13 +4,24 @@ use crate::store::{AuditEvent, AuditOutcome};
 
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// `admin-api` (the admin token over HTTP) or `cli-direct` (the CLI on
-    /// the database itself).
+    /// `admin-api` (the admin token over HTTP), `cli-direct` (the CLI on
+    /// the database itself) or `file-watcher` (a replaced evaluator file).
     pub name: &'static str,
     pub addr: Option<String>,
 }
 
 impl Actor {
+    /// The name of the file watcher's deploys.
+    pub const FILE_WATCHER: &'static str = "file-watcher";
+
+    /// A replaced evaluator file, seen by the watcher.
+    pub fn file_watcher() -> Self {
+        Self {
+            name: Self::FILE_WATCHER,
+            addr: None,
+        }
+    }
+
     pub fn admin_api(addr: Option<std::net::SocketAddr>) -> Self {
         Self {
             name: "admin-api",

@@ -17,10 +17,11 @@ use serde_json::Value;
 pub use actor::Actor;
 pub use error::OperatorError;
 
+use crate::audit_log::AuditLog;
 use crate::blocking::run_blocking;
 use crate::clock::Clock;
 use crate::evaluators::EvaluatorRegistry;
-use crate::evaluators::deploy::{DeployOrigin, Deployed};
+use crate::evaluators::deploy::{DeployError, DeployOrigin, Deployed};
 use crate::store::{
     AuditEvent, AuditKind, AuditOutcome, NewPolicy, Scope, Store, StoreError, StoredPolicy, User,
 };
@@ -65,6 +66,8 @@ pub struct EvaluatorStatus {
 pub struct OperatorService {
     store: Arc<dyn Store>,
     registry: Arc<EvaluatorRegistry>,
+    /// Flushed before an audit query, so it sees every earlier attempt.
+    audit_log: AuditLog,
     clock: Arc<dyn Clock>,
 }
 
@@ -72,11 +75,13 @@ impl OperatorService {
     pub fn new(
         store: Arc<dyn Store>,
         registry: Arc<EvaluatorRegistry>,
+        audit_log: AuditLog,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             registry,
+            audit_log,
             clock,
         }
     }
@@ -206,21 +211,69 @@ impl OperatorService {
             .collect()
     }
 
-    /// Admits `component` as the provider's next evaluator version and
-    /// activates it (see `evaluators::deploy`).
+    /// Admits `component` (with its detached `signature`, base64, if any)
+    /// as the provider's next evaluator version and activates it (see
+    /// `evaluators::deploy`). A refused version is audited too.
     pub async fn deploy_evaluator(
         &self,
         provider: String,
         component: Vec<u8>,
+        signature: Option<Vec<u8>>,
         actor: &Actor,
     ) -> Result<Deployed, OperatorError> {
         let registry = self.registry.clone();
-        let deployed =
-            run_blocking(move || registry.deploy(&provider, component, DeployOrigin::Api))
-                .await??;
-        self.record_action(self.evaluator_event(actor, AuditOutcome::EvaluatorDeployed, &deployed))
-            .await;
-        Ok(deployed)
+        let digest = crate::digest::sha256_hex(&component);
+        let name = provider.clone();
+        let result =
+            run_blocking(move || registry.deploy(&name, component, signature, DeployOrigin::Api))
+                .await?;
+        self.audit_deploy(actor, &provider, &digest, result).await
+    }
+
+    /// Deploys what the provider's evaluator file holds now (the file
+    /// watcher's path), audited like any deploy.
+    pub async fn deploy_evaluator_file(
+        &self,
+        provider: String,
+        actor: &Actor,
+    ) -> Result<Deployed, OperatorError> {
+        let registry = self.registry.clone();
+        let name = provider.clone();
+        let result = run_blocking(move || registry.deploy_file(&name)).await?;
+        self.audit_deploy(actor, &provider, "", result).await
+    }
+
+    async fn audit_deploy(
+        &self,
+        actor: &Actor,
+        provider: &str,
+        digest: &str,
+        result: Result<Deployed, DeployError>,
+    ) -> Result<Deployed, OperatorError> {
+        match result {
+            Ok(deployed) if deployed.unchanged && actor.name == Actor::FILE_WATCHER => {
+                // The watcher sees its own deploys' writes: nothing happened.
+                Ok(deployed)
+            }
+            Ok(deployed) => {
+                self.record_action(self.evaluator_event(
+                    actor,
+                    AuditOutcome::EvaluatorDeployed,
+                    &deployed,
+                ))
+                .await;
+                Ok(deployed)
+            }
+            Err(e @ (DeployError::Rejected(_) | DeployError::Unreadable(_))) => {
+                let mut event = actor.event(AuditOutcome::EvaluatorRejected, "", self.clock.now());
+                event.provider = Some(provider.to_string());
+                event.evaluator_digest = (!digest.is_empty()).then(|| digest.to_string());
+                event.detail = Some(crate::names::truncated(&e.to_string(), 512));
+                self.record_action(event).await;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn rollback_evaluator(
@@ -240,6 +293,7 @@ impl OperatorService {
     }
 
     pub async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, OperatorError> {
+        self.audit_log.flush().await;
         self.store_call(move |s| {
             s.list_audit_of(
                 query.username.as_deref(),

@@ -134,15 +134,23 @@ pub async fn list_evaluators(state: Arc<AppState>, _: Actor) -> Result<Response,
     ok(&views::list(&state.operator.evaluators(), views::evaluator))
 }
 
+/// The component is the body; its signature, when the operator requires
+/// one, is the `X-Trustpub-Signature` header (base64).
 pub async fn deploy_evaluator(
     provider: String,
     state: Arc<AppState>,
     actor: Actor,
+    signature: Option<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let deployed = state
         .operator
-        .deploy_evaluator(provider, body.to_vec(), &actor)
+        .deploy_evaluator(
+            provider,
+            body.to_vec(),
+            signature.map(String::into_bytes),
+            &actor,
+        )
         .await?;
     ok(&views::deployed(&deployed))
 }

@@ -8,6 +8,10 @@ use warp::http::HeaderMap;
 
 use super::error::ApiError;
 
+/// The address a request's connection came from, set by the listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionAddr(pub SocketAddr);
+
 /// The header NuGet clients send an API key in.
 pub const API_KEY_HEADER: &str = "x-nuget-apikey";
 

@@ -8,11 +8,13 @@
 //! - [`auth`]: bearer credentials, the admin token, the client's address;
 //! - [`error`]: every failure's status and the JSON error shape;
 //! - [`rate_limit`]: requests per address and username, exchanges in flight;
+//! - [`listener`]: accepting connections, with deadlines for slow clients;
 //! - [`running`]: building the state, starting and stopping.
 
 mod admin;
 mod auth;
 mod error;
+mod listener;
 mod rate_limit;
 mod routes;
 mod running;
@@ -21,13 +23,16 @@ mod token;
 
 use std::sync::Arc;
 
+pub use auth::ConnectionAddr;
 pub use error::ApiError;
+pub use listener::Deadlines;
 pub use rate_limit::{ExchangeLimits, LimitSettings};
 pub use routes::routes;
 pub use running::{
     RunningServer, StartupError, build_state, build_state_with_clock, start, start_with_state,
 };
 
+use crate::audit_log::AuditLog;
 use crate::blocking::run_blocking;
 use crate::clock::Clock;
 use crate::evaluators::EvaluatorRegistry;
@@ -41,6 +46,7 @@ pub struct AppState {
     pub operator: OperatorService,
     pub store: Arc<dyn Store>,
     pub registry: Arc<EvaluatorRegistry>,
+    pub audit_log: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub admin_token: Option<String>,
     pub max_token_bytes: usize,

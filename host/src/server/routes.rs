@@ -11,11 +11,18 @@ use warp::filters::BoxedFilter;
 use warp::http::HeaderMap;
 use warp::reply::Response;
 
-use super::auth::require_admin;
+use super::auth::{ConnectionAddr, require_admin};
 use super::{AppState, admin, error, status, token};
+use crate::evaluators::signature::SIGNATURE_HEADER;
 use crate::operator::Actor;
 
 type Route = BoxedFilter<(Response,)>;
+
+/// The connection's address, as the listener recorded it.
+fn client_addr()
+-> impl Filter<Extract = (Option<SocketAddr>,), Error = std::convert::Infallible> + Clone {
+    warp::ext::optional::<ConnectionAddr>().map(|addr: Option<ConnectionAddr>| addr.map(|a| a.0))
+}
 
 pub fn routes(
     state: Arc<AppState>,
@@ -32,7 +39,7 @@ pub fn routes(
     let admin = with_state
         .clone()
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(client_addr())
         .and_then(
             |state: Arc<AppState>, headers: HeaderMap, remote: Option<SocketAddr>| async move {
                 require_admin(state.admin_token.as_deref(), &headers)
@@ -47,7 +54,7 @@ pub fn routes(
         .and(warp::post())
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(client_addr())
         .and(body())
         .then(token::exchange)
         .map(error::respond)
@@ -57,7 +64,7 @@ pub fn routes(
         .and(warp::delete())
         .and(with_state.clone())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(client_addr())
         .then(token::revoke)
         .map(error::respond)
         .boxed();
@@ -142,10 +149,12 @@ pub fn routes(
         .then(admin::list_evaluators)
         .map(error::respond)
         .boxed();
-    // PUT /admin/evaluators/{provider} — the body is the component.
+    // PUT /admin/evaluators/{provider} — the body is the component, its
+    // signature (when required) the X-Trustpub-Signature header.
     let deploy_evaluator: Route = warp::path!("admin" / "evaluators" / String)
         .and(warp::put())
         .and(admin.clone())
+        .and(warp::header::optional::<String>(SIGNATURE_HEADER))
         .and(warp::body::content_length_limit(max_component))
         .and(warp::body::bytes())
         .then(admin::deploy_evaluator)

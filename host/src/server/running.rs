@@ -8,14 +8,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{AppState, routes};
+use super::AppState;
+use super::listener::{self, Deadlines};
+use crate::audit_log::AuditLog;
 use crate::blocking::run_blocking;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::evaluators::watch::{EvaluatorWatch, watch_evaluators};
 use crate::evaluators::{EvaluatorRegistry, RegistryError};
 use crate::exchange::TokenExchange;
 use crate::jose::key_cache::http_client;
-use crate::operator::OperatorService;
+use crate::operator::{Actor, OperatorError, OperatorService};
 use crate::runtime::{EvaluatorRuntime, LoadError, SandboxLimits};
 use crate::store::{self, StoreError};
 
@@ -47,7 +50,48 @@ pub struct RunningServer {
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
     key_refresh: Option<JoinHandle<()>>,
-    _watch: Option<crate::evaluators::watch::EvaluatorWatch>,
+    _watch: Option<FileDeploys>,
+}
+
+/// The evaluator files' watch and the task deploying what it reports;
+/// dropping it stops both.
+struct FileDeploys {
+    _watch: EvaluatorWatch,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FileDeploys {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A replaced component file is deployed through the operator service, so
+/// it passes the same admission and is audited like any deploy.
+fn deploy_replaced_files(state: Arc<AppState>) -> Result<FileDeploys, StartupError> {
+    let (watch, mut changed) = watch_evaluators(state.registry.clone())
+        .map_err(|e| StartupError::Task(format!("cannot watch the evaluator files: {e}")))?;
+    let task = tokio::spawn(async move {
+        let actor = Actor::file_watcher();
+        while let Some(provider) = changed.recv().await {
+            match state
+                .operator
+                .deploy_evaluator_file(provider.clone(), &actor)
+                .await
+            {
+                Ok(_) => {}
+                Err(OperatorError::Invalid(reason)) => tracing::warn!(
+                    %provider, %reason,
+                    "the replaced evaluator file was rejected; the active version keeps serving"
+                ),
+                Err(e) => tracing::warn!(%provider, error = %e, "evaluator file deploy failed"),
+            }
+        }
+    });
+    Ok(FileDeploys {
+        _watch: watch,
+        task,
+    })
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -69,6 +113,8 @@ impl RunningServer {
             task.abort();
         }
         let _ = (&mut self.server).await;
+        // Refused attempts still queued are written before the process ends.
+        self.state.audit_log.flush().await;
     }
 }
 
@@ -131,17 +177,25 @@ pub async fn build_state_with_clock(
         }
     }
 
+    let audit_log = AuditLog::start(store.clone());
     let state = Arc::new(AppState {
         exchange: TokenExchange::new(
             registry.clone(),
             store.clone(),
+            audit_log.clone(),
             clock.clone(),
             settings.key_lifetime_seconds,
             settings.first_use_window_seconds,
         ),
-        operator: OperatorService::new(store.clone(), registry.clone(), clock.clone()),
+        operator: OperatorService::new(
+            store.clone(),
+            registry.clone(),
+            audit_log.clone(),
+            clock.clone(),
+        ),
         store: store.clone(),
         registry,
+        audit_log,
         clock,
         admin_token: settings.admin_token.clone(),
         max_token_bytes: settings.max_token_bytes,
@@ -178,14 +232,13 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             source,
         })?;
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(routes(state.clone()))
-            .incoming(listener)
-            .graceful(async {
-                let _ = rx.await;
-            })
-            .run(),
-    );
+    let deadlines = Deadlines {
+        head: Duration::from_secs(settings.header_timeout_seconds),
+        body: Duration::from_secs(settings.body_timeout_seconds),
+    };
+    let server = tokio::spawn(listener::serve(listener, state.clone(), deadlines, async {
+        let _ = rx.await;
+    }));
     // A used token id must outlive the token's acceptance window, which the
     // evaluators stretch by the clock skew: keep ids that much longer.
     let retention = settings.clock_skew_seconds + 60;
@@ -235,11 +288,7 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
         })
     });
     let watch = if settings.watch_evaluators {
-        Some(
-            crate::evaluators::watch::watch_evaluators(state.registry.clone()).map_err(|e| {
-                StartupError::Task(format!("cannot watch the evaluator files: {e}"))
-            })?,
-        )
+        Some(deploy_replaced_files(state.clone())?)
     } else {
         None
     };

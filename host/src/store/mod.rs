@@ -75,6 +75,8 @@ pub trait Store: Send + Sync {
 
     /// Records an exchange that did not mint a key.
     fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Records several events in one transaction (one sync to disk).
+    fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// Exchange attempts, most recent first; one user's, or everyone's.
     fn list_audit(
         &self,

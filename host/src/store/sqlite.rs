@@ -525,6 +525,16 @@ impl Store for SqliteStore {
         insert_audit(&conn, event)
     }
 
+    fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for event in events {
+            insert_audit(&tx, event)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn list_audit_of(
         &self,
         username: Option<&str>,

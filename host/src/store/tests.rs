@@ -649,3 +649,19 @@ fn open_via_url() {
         Err(StoreError::UnsupportedUrl(_))
     ));
 }
+
+#[test]
+fn a_batch_of_audit_events_is_recorded_whole() {
+    let (_dir, _path, store, _id) = store_with_policy();
+    let batch: Vec<AuditEvent> = (1..=3)
+        .map(|at| audit("alice", at, AuditOutcome::BadToken))
+        .collect();
+    store.record_audit_batch(&batch).unwrap();
+    let at: Vec<u64> = store
+        .list_audit(Some("alice"), 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(at, vec![3, 2, 1]);
+}

@@ -101,6 +101,9 @@ pub enum AuditOutcome {
     PolicyRenewed,
     EvaluatorDeployed,
     EvaluatorRolledBack,
+    /// A new evaluator version refused at admission (bad signature, not a
+    /// component, failing cases…); the active version kept serving.
+    EvaluatorRejected,
     /// A key revoked by its holder (`DELETE /api/v2/token`).
     KeyRevoked,
 }
@@ -145,6 +148,7 @@ impl AuditOutcome {
                 | Self::PolicyRenewed
                 | Self::EvaluatorDeployed
                 | Self::EvaluatorRolledBack
+                | Self::EvaluatorRejected
                 | Self::KeyRevoked
         )
     }
@@ -162,11 +166,12 @@ impl AuditOutcome {
             Self::PolicyRenewed => "policy-renewed",
             Self::EvaluatorDeployed => "evaluator-deployed",
             Self::EvaluatorRolledBack => "evaluator-rolled-back",
+            Self::EvaluatorRejected => "evaluator-rejected",
             Self::KeyRevoked => "key-revoked",
         }
     }
 
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Minted,
         Self::BadToken,
         Self::Unauthorized,
@@ -178,6 +183,7 @@ impl AuditOutcome {
         Self::PolicyRenewed,
         Self::EvaluatorDeployed,
         Self::EvaluatorRolledBack,
+        Self::EvaluatorRejected,
         Self::KeyRevoked,
     ];
 

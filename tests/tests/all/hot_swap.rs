@@ -16,7 +16,7 @@ use trustpub_tests::server::{
 
 /// The entra-id component with a custom section appended: the same rules,
 /// another digest — two versions to swap between.
-fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
+pub(crate) fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
     let name = b"trustpub-test-variant";
     let mut payload = vec![name.len() as u8];
     payload.extend_from_slice(name);
@@ -28,7 +28,7 @@ fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
     out
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     trustpub::runtime::component_digest(bytes)
 }
 
@@ -42,14 +42,33 @@ rate_limit_per_username_per_minute = 0";
 /// A server whose entra-id evaluator lives in `dir` (deploys write there),
 /// with `extra_providers` (TOML) after it.
 fn start(dir: &Path, idp: &TestIdpServer, extra_providers: &str) -> (Service, PathBuf) {
-    let evaluator = dir.join("entra-id.wasm");
-    std::fs::copy(trustpub_tests::component("entra-id"), &evaluator).expect("copy component");
-    let config =
-        config_with_evaluator(&dir.join("db.sqlite"), idp, SETTINGS, &evaluator) + extra_providers;
-    (Service::start(dir, &config), evaluator)
+    let evaluator = copy_evaluator(dir);
+    (start_with(dir, idp, "", extra_providers), evaluator)
 }
 
-async fn active_digest(svc: &Service) -> String {
+/// The entra-id component copied into `dir`, where deploys write.
+pub(crate) fn copy_evaluator(dir: &Path) -> PathBuf {
+    let evaluator = dir.join("entra-id.wasm");
+    std::fs::copy(trustpub_tests::component("entra-id"), &evaluator).expect("copy component");
+    evaluator
+}
+
+/// A server on the evaluator in `dir` (see [`copy_evaluator`]), with more
+/// top-level `settings`.
+pub(crate) fn start_with(
+    dir: &Path,
+    idp: &TestIdpServer,
+    settings: &str,
+    extra_providers: &str,
+) -> Service {
+    let evaluator = dir.join("entra-id.wasm");
+    let settings = format!("{SETTINGS}\n{settings}");
+    let config =
+        config_with_evaluator(&dir.join("db.sqlite"), idp, &settings, &evaluator) + extra_providers;
+    Service::start(dir, &config)
+}
+
+pub(crate) async fn active_digest(svc: &Service) -> String {
     let list: Value = svc.get_json("/admin/evaluators").await;
     list[0]["digest"]
         .as_str()
@@ -59,16 +78,26 @@ async fn active_digest(svc: &Service) -> String {
 }
 
 async fn put(svc: &Service, bytes: Vec<u8>) -> (u16, Value) {
-    let r = svc
+    put_signed(svc, bytes, None).await
+}
+
+/// `PUT /admin/evaluators/entra-id`, with an `X-Trustpub-Signature`.
+pub(crate) async fn put_signed(
+    svc: &Service,
+    bytes: Vec<u8>,
+    signature: Option<&str>,
+) -> (u16, Value) {
+    let mut request = svc
         .admin(Method::PUT, "/admin/evaluators/entra-id")
-        .body(bytes)
-        .send()
-        .await
-        .expect("send");
+        .body(bytes);
+    if let Some(signature) = signature {
+        request = request.header("x-trustpub-signature", signature);
+    }
+    let r = request.send().await.expect("send");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn wait_for_digest(svc: &Service, digest: &str) {
+pub(crate) async fn wait_for_digest(svc: &Service, digest: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while active_digest(svc).await != digest {
         if Instant::now() > deadline {

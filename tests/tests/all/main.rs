@@ -3,6 +3,8 @@
 //! loopback. One binary links trustpub and wasmtime once instead of once per
 //! area, which is most of a clean build's link time.
 
+mod corpus;
+mod durability;
 mod entra_id_component;
 mod eval_cli;
 mod exchange_http;
@@ -11,3 +13,5 @@ mod handlers;
 mod hostile_components;
 mod hot_swap;
 mod operator_cli;
+mod signed_evaluators;
+mod slow_clients;

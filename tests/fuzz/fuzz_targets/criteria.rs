@@ -1,0 +1,27 @@
+//! Criteria parsing of the shipped evaluators: arbitrary JSON never panics,
+//! and what is accepted comes back normalized — checking the normalized
+//! form again gives the same form.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use trustpub_entra_id::EntraId;
+use trustpub_github_actions::GitHubActions;
+use trustpub_guest::Evaluator;
+
+fn idempotent<E: Evaluator>(criteria: &str) {
+    if let Ok(normalized) = E::check_criteria(criteria) {
+        assert_eq!(
+            E::check_criteria(&normalized).as_deref(),
+            Ok(normalized.as_str()),
+            "normalizing {criteria:?} twice differs"
+        );
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    idempotent::<EntraId>(text);
+    idempotent::<GitHubActions>(text);
+});
