@@ -27,6 +27,10 @@ pub const UNAUTHORIZED_MESSAGE: &str =
 pub const REPLAY_MESSAGE: &str =
     "this token has already been used; request a new one for each exchange";
 
+/// Kept beyond the last second a token can be accepted, for clocks that
+/// disagree with ours.
+const TOKEN_ID_MARGIN_SECONDS: u64 = 60;
+
 /// Bytes of an error kept in an audit record: enough to debug, while a
 /// client-controlled or evaluator-written message cannot grow the log.
 const MAX_AUDIT_DETAIL: usize = 512;
@@ -222,7 +226,12 @@ impl TokenExchange {
         let commit = ExchangeCommit {
             issuer: matched.issuer,
             token_id: matched.token_id,
-            token_expires_at: matched.expires_at,
+            // The evaluator may accept the token until exp + its skew: a
+            // purge before then would let the token mint a second key.
+            keep_token_id_until: matched
+                .expires_at
+                .saturating_add(provider.clock_skew_seconds)
+                .saturating_add(TOKEN_ID_MARGIN_SECONDS),
             policy_id: policy.id,
             pins: matched.pins,
             key: NewApiKey {

@@ -30,6 +30,10 @@ pub struct Provider {
     pub(crate) limits: LimitOverrides,
     /// Keys one of which must have signed every version (none: unsigned is fine).
     pub(crate) trusted_keys: Arc<TrustedKeys>,
+    /// How long past a token's `exp` this provider's evaluator may accept
+    /// it (its config's `clock_skew_seconds`): its used ids are kept that
+    /// much longer.
+    pub clock_skew_seconds: u64,
 }
 
 /// An evaluator version and when it became active.

@@ -159,6 +159,7 @@ fn load_provider(
         // Settings validation guarantees one of them.
         (None, None) => KeySource::Jwks(String::new()),
     };
+    let clock_skew_seconds = accepted_skew(&config_json, shared.clock_skew_seconds);
     Ok(Provider {
         jwks: JwksCache::new(&provider, source, shared.min_refresh, shared.client.clone())
             .with_max_age(shared.max_age),
@@ -175,6 +176,29 @@ fn load_provider(
         cases,
         limits,
         trusted_keys: shared.trusted_keys.clone(),
+        clock_skew_seconds,
         name: provider,
     })
+}
+
+/// The skew the evaluator is handed (a provider's own, or the global one):
+/// the longest it may accept a token past its `exp`.
+fn accepted_skew(config_json: &str, global: u64) -> u64 {
+    serde_json::from_str::<serde_json::Value>(config_json)
+        .ok()
+        .and_then(|config| config.get("clock_skew_seconds")?.as_u64())
+        .map_or(global, |own| own.max(global))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepted_skew;
+
+    #[test]
+    fn a_providers_own_larger_skew_counts() {
+        assert_eq!(accepted_skew(r#"{"clock_skew_seconds": 3600}"#, 300), 3600);
+        assert_eq!(accepted_skew(r#"{"clock_skew_seconds": 10}"#, 300), 300);
+        assert_eq!(accepted_skew(r#"{"audience": "x"}"#, 300), 300);
+        assert_eq!(accepted_skew(r#"{"clock_skew_seconds": "lots"}"#, 300), 300);
+    }
 }

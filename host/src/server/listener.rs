@@ -2,7 +2,9 @@
 //! sending its headers or its body a byte at a time could hold a connection
 //! and a task for as long as it liked. Here hyper gets a deadline for the
 //! request head, and each request body one of its own: a body not received
-//! in time ends the request with a 408 JSON error. The connection's address
+//! in time ends the request with a 408 JSON error. A malformed header line
+//! is dropped rather than failing the whole request, so the answer is
+//! trustpub's JSON, not hyper's empty 400. The connection's address
 //! reaches the filters as a request extension (`auth::ConnectionAddr`).
 
 use std::future::Future;
@@ -48,7 +50,11 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(deadlines.head);
+        .header_read_timeout(deadlines.head)
+        // A header line the parser cannot read (a NUL, a space in a name)
+        // is dropped, so trustpub answers the request with its own JSON
+        // error instead of hyper answering an empty 400.
+        .ignore_invalid_headers(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, addr) = tokio::select! {

@@ -239,9 +239,6 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
     let server = tokio::spawn(listener::serve(listener, state.clone(), deadlines, async {
         let _ = rx.await;
     }));
-    // A used token id must outlive the token's acceptance window, which the
-    // evaluators stretch by the clock skew: keep ids that much longer.
-    let retention = settings.clock_skew_seconds + 60;
     let audit_retention = settings.audit_retention_days.saturating_mul(86_400);
     let purge = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);
@@ -251,7 +248,8 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             let store = store.clone();
             let now = housekeeping_state.clock.now();
             let purged = run_blocking(move || {
-                let ids = store.purge_used_token_ids(now.saturating_sub(retention));
+                // Each id carries its own keep-until time (see the exchange).
+                let ids = store.purge_used_token_ids(now);
                 let audit = (audit_retention > 0)
                     .then(|| store.purge_audit(now.saturating_sub(audit_retention)));
                 (ids, audit)

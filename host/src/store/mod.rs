@@ -64,8 +64,8 @@ pub trait Store: Send + Sync {
     fn commit_exchange(&self, exchange: &ExchangeCommit) -> Result<(), StoreError>;
     /// Whether a token id is already used (for the replay message before work).
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError>;
-    /// Forgets used token ids whose token expired before `before`.
-    fn purge_used_token_ids(&self, before: u64) -> Result<u64, StoreError>;
+    /// Forgets used token ids whose keep-until time is before `now`.
+    fn purge_used_token_ids(&self, now: u64) -> Result<u64, StoreError>;
     /// Deletes audit events recorded before `before` (audit retention).
     fn purge_audit(&self, before: u64) -> Result<u64, StoreError>;
 

@@ -22,6 +22,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_audit_retention.sql"),
+    include_str!("migrations/0003_token_id_retention.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -393,7 +394,7 @@ impl Store for SqliteStore {
     fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
         let policy_id = i64::try_from(x.policy_id)
             .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
-        let token_exp = to_i64(x.token_expires_at)?;
+        let keep_until = to_i64(x.keep_token_id_until)?;
         let key = &x.key;
         let key_scopes = scopes_json(&key.scopes)?;
         let mut wanted_pins = x.pins.clone();
@@ -404,9 +405,9 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
         let fresh = tx.execute(
-            "INSERT INTO used_token_ids (issuer, token_id, expires_at) VALUES (?1, ?2, ?3) \
+            "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
              ON CONFLICT (issuer, token_id) DO NOTHING",
-            params![x.issuer, x.token_id, token_exp],
+            params![x.issuer, x.token_id, keep_until],
         )?;
         if fresh == 0 {
             return Err(StoreError::Replay);
@@ -469,11 +470,11 @@ impl Store for SqliteStore {
         Ok(used)
     }
 
-    fn purge_used_token_ids(&self, before: u64) -> Result<u64, StoreError> {
-        // Past i64::MAX every stored expiry is "before".
-        let before = i64::try_from(before).unwrap_or(i64::MAX);
+    fn purge_used_token_ids(&self, now: u64) -> Result<u64, StoreError> {
+        // Past i64::MAX every stored time has passed.
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
         let conn = self.conn()?;
-        let purged = conn.execute("DELETE FROM used_token_ids WHERE expires_at < ?1", [before])?;
+        let purged = conn.execute("DELETE FROM used_token_ids WHERE keep_until < ?1", [now])?;
         Ok(purged as u64)
     }
 

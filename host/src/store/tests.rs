@@ -50,7 +50,7 @@ fn exchange(
     ExchangeCommit {
         issuer: "https://issuer.example".to_string(),
         token_id: token_id.to_string(),
-        token_expires_at: 2_000,
+        keep_token_id_until: 2_000,
         policy_id,
         pins: pins
             .iter()
@@ -471,7 +471,7 @@ fn purge_removes_only_expired_token_ids() {
     let (_dir, _path, store, id) = store_with_policy();
     for (jti, exp) in [("a", 100), ("b", 200), ("c", 300)] {
         let mut x = exchange(id, jti, &format!("hash-{jti}"), &[]);
-        x.token_expires_at = exp;
+        x.keep_token_id_until = exp;
         store.commit_exchange(&x).unwrap();
     }
     assert_eq!(store.purge_used_token_ids(200).unwrap(), 1);

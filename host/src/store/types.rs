@@ -76,8 +76,9 @@ pub struct ApiKeyRecord {
 pub struct ExchangeCommit {
     pub issuer: String,
     pub token_id: String,
-    /// The token's `exp`: its id is kept at least until then.
-    pub token_expires_at: u64,
+    /// The token id is kept at least until then: the token's `exp`, plus how
+    /// long past it the provider accepts it, plus a margin.
+    pub keep_token_id_until: u64,
     pub policy_id: u64,
     /// Pins the evaluator asked for; empty for none.
     pub pins: Vec<(String, String)>,

@@ -2,13 +2,16 @@
 //! every key a client received is still active after the restart, every
 //! token that was exchanged stays used (no second key for it), and an
 //! exchange the kill interrupted either committed completely or not at all.
+//! A token stays used as long as its provider would accept it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use trustpub_tests::server::{OID, TestServer, entra_token};
+use trustpub_tests::server::{
+    OID, Service, TestServer, config, entra_claims, entra_token, start_idp,
+};
 
 /// What one exchange attempt ended with before the kill.
 enum Attempt {
@@ -122,4 +125,36 @@ async fn a_sigkill_under_load_loses_no_promised_key_and_allows_no_second_key() {
         }
     }
     assert!(keys >= KILL_AFTER, "{keys} keys before the kill");
+}
+
+/// A provider configured with a larger clock skew than the global one
+/// accepts a token that long past its `exp`; the token's id must be kept that
+/// long too, across the purge a restart runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_accepted_within_a_providers_own_skew_stays_used_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = start_idp("k1").await;
+    // The provider's table is the config's last: this line joins it.
+    let config = config(&dir.path().join("db.sqlite"), &idp, "") + "clock_skew_seconds = 3600\n";
+    let svc = Service::start(dir.path(), &config);
+    svc.user_with_policy("contoso", OID).await;
+    let now = trustpub::clock::unix_now();
+    let mut claims = entra_claims(OID);
+    claims["iat"] = json!(now - 4000);
+    claims["nbf"] = json!(now - 4000);
+    claims["exp"] = json!(now - 400); // expired, but within the provider's skew
+    let token = idp.mint(&claims).expect("mint");
+    let (status, body, _) = svc.exchange(&token, "contoso").await;
+    assert_eq!(status, 200, "{body}");
+
+    svc.kill();
+    let svc = Service::start(dir.path(), &config);
+    let (status, body, _) = svc.exchange(&token, "contoso").await;
+    assert_eq!(status, 401, "a second key for one token: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("already been used")),
+        "{body}"
+    );
 }

@@ -13,5 +13,5 @@ mod handlers;
 mod hostile_components;
 mod hot_swap;
 mod operator_cli;
+mod raw_http;
 mod signed_evaluators;
-mod slow_clients;

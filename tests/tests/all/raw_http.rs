@@ -1,5 +1,8 @@
-//! Slow clients cannot hold a connection: headers must arrive within
-//! `header_timeout_seconds`, a body within `body_timeout_seconds` after them.
+//! Requests written by hand on a TCP socket, as no HTTP client library
+//! would send them: slow clients cannot hold a connection (headers must
+//! arrive within `header_timeout_seconds`, a body within
+//! `body_timeout_seconds` after them), and header bytes the HTTP parser
+//! refuses still get a JSON answer.
 
 use std::time::Duration;
 
@@ -62,4 +65,30 @@ async fn a_body_that_does_not_arrive_ends_in_a_408_and_headers_that_do_not_in_a_
     // Clients that send in time are served as ever.
     let (status, body, _) = s.svc.exchange(&entra_token(&s.entra, OID), "contoso").await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_header_line_is_dropped_and_the_request_answered_in_json() {
+    let s = TestServer::new().without_policy().spawn().await;
+    let mut stream = connect(&s.svc.base).await;
+    stream
+        .write_all(
+            b"POST /api/v2/token HTTP/1.1\r\nHost: trustpub\r\nAuthorization: Bearer a\x7fb\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .await
+        .expect("write");
+    let answer = read_to_close(&mut stream).await;
+    // The broken Authorization line is not a credential: no credentials at all.
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"missing credentials"#),
+        "{answer}"
+    );
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{answer}"
+    );
 }
