@@ -35,6 +35,11 @@ pub enum IdpCommand {
     },
     /// Print a signed token shaped like the chosen IdP's.
     Mint(MintArgs),
+    /// Print the JWKS of the key (for `trustpub eval --jwks`).
+    Jwks {
+        #[arg(long, default_value = DEFAULT_KEY_FILE)]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +99,11 @@ pub async fn run(args: IdpArgs) -> Result<()> {
             let key = load_or_create_key(&args.key)?;
             let token = TestIdp::new(vec![key]).mint(&mint_claims(&args)?)?;
             println!("{token}");
+            Ok(())
+        }
+        IdpCommand::Jwks { key } => {
+            let key = load_or_create_key(&key)?;
+            println!("{}", TestIdp::new(vec![key]).jwks());
             Ok(())
         }
     }

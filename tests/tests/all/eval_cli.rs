@@ -261,3 +261,59 @@ fn a_server_refuses_to_start_with_an_evaluator_failing_its_cases() {
         "{stderr}"
     );
 }
+
+/// The author's offline loop with nothing running: mint a token, print the
+/// key's JWKS, evaluate the token against a policy with them.
+#[test]
+fn a_token_from_idp_mint_verifies_with_the_jwks_from_idp_jwks() {
+    let case = Case::new();
+    let key = case.path("idp-key.pem");
+    let out = run_trustpub(
+        &["idp", "mint", "--key", &key, "--tid", TID, "--oid", OID],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    let out = run_trustpub(&["idp", "jwks", "--key", &key], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwks = case.write("jwks.json", String::from_utf8(out.stdout).expect("utf-8"));
+    let policies = case.write(
+        "policies.json",
+        json!([{"id": 1, "criteria": {"tid": TID, "oid": OID}}]).to_string(),
+    );
+    let out = run_trustpub(
+        &[
+            "eval",
+            "--evaluator",
+            &component("entra-id").display().to_string(),
+            "--token",
+            &token,
+            "--policies",
+            &policies,
+            "--jwks",
+            &jwks,
+            "--config",
+            &case.write("config.json", json!({"audience": AUD}).to_string()),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""policy_id":1"#), "{stdout}");
+}
