@@ -126,12 +126,13 @@ impl EvaluatorRegistry {
     ) -> Result<Deployed, DeployError> {
         let current = p.evaluator();
         let digest = component_digest(&bytes);
-        // Checked before "unchanged" too: a bad signature beside the active
-        // component would otherwise wait silently to fail the next start.
-        p.trusted_keys
-            .check(&digest, signature.as_deref())
-            .map_err(AdmissionError::from)?;
         if digest == current.evaluator.digest() {
+            // Admission is skipped for the active version, but not its
+            // signature: a bad one beside the active component would
+            // otherwise wait silently to fail the next start.
+            p.trusted_keys
+                .check(&digest, signature.as_deref())
+                .map_err(AdmissionError::from)?;
             return Ok(deployed(p, &current, None, true));
         }
         let evaluator = admit(

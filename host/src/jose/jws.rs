@@ -162,15 +162,19 @@ pub fn verify_jws(
         .decode(payload)
         .map_err(|_| VerifyError::Malformed)?;
     let payload = String::from_utf8(payload).map_err(|_| VerifyError::Malformed)?;
-    check_registered_claims(&payload)?;
-    verify_signature(token, alg, &key)?;
+    if let Err(e) = verify_signature(token, alg, &key) {
+        // Only on failure, off the hot path: say so if the claims, not the
+        // signature, are what jwt-simple could not accept.
+        check_registered_claims(&payload)?;
+        return Err(e);
+    }
     check_key_issuer(&key, &payload)?;
     Ok(payload)
 }
 
 /// jwt-simple reads the registered claims into typed fields while it checks
-/// the signature, so a claim of the wrong type would fail there and read as
-/// a bad signature. Say what is wrong instead.
+/// the signature, so a claim of the wrong type fails there and would read as
+/// a bad signature. Called after such a failure, to say what is wrong.
 fn check_registered_claims(payload: &str) -> Result<(), VerifyError> {
     use serde_json::Value;
     let claims: serde_json::Map<String, Value> =

@@ -5,7 +5,8 @@ use crate::store::{AuditEvent, AuditOutcome};
 #[derive(Debug, Clone)]
 pub struct Actor {
     /// `admin-api` (the admin token over HTTP), `cli-direct` (the CLI on
-    /// the database itself) or `file-watcher` (a replaced evaluator file).
+    /// the database itself), `file-watcher` (a replaced evaluator file) or
+    /// `key-holder` (a key revoked by its holder).
     pub name: &'static str,
     pub addr: Option<String>,
 }
@@ -25,6 +26,14 @@ impl Actor {
     pub fn admin_api(addr: Option<std::net::SocketAddr>) -> Self {
         Self {
             name: "admin-api",
+            addr: addr.map(|a| a.ip().to_string()),
+        }
+    }
+
+    /// Whoever holds a key and revokes it (`DELETE /api/v2/token`).
+    pub fn key_holder(addr: Option<std::net::SocketAddr>) -> Self {
+        Self {
+            name: "key-holder",
             addr: addr.map(|a| a.ip().to_string()),
         }
     }

@@ -23,7 +23,8 @@ use crate::clock::Clock;
 use crate::evaluators::EvaluatorRegistry;
 use crate::evaluators::deploy::{DeployError, DeployOrigin, Deployed};
 use crate::store::{
-    AuditEvent, AuditKind, AuditOutcome, NewPolicy, Scope, Store, StoreError, StoredPolicy, User,
+    ApiKeyRecord, AuditEvent, AuditKind, AuditOutcome, NewPolicy, Scope, Store, StoreError,
+    StoredPolicy, User,
 };
 
 /// A policy as the operator asks for it; the criteria are checked and
@@ -302,6 +303,30 @@ impl OperatorService {
             )
         })
         .await
+    }
+
+    /// The key with this hash, if it is live (neither revoked nor expired).
+    pub async fn live_key(&self, hash: String) -> Result<Option<ApiKeyRecord>, OperatorError> {
+        let now = self.clock.now();
+        let record = self.store_call(move |s| s.find_key(&hash)).await?;
+        Ok(record.filter(|k| k.revoked_at.is_none() && k.expires_at > now))
+    }
+
+    /// Revokes the key with this hash; audited when a live key was revoked.
+    /// Unknown keys are not an error: the answer must not tell them apart.
+    pub async fn revoke_key(&self, hash: String, actor: &Actor) -> Result<(), OperatorError> {
+        let lookup = hash.clone();
+        let key = self.store_call(move |s| s.find_key(&lookup)).await?;
+        let now = self.clock.now();
+        let revoked = self.store_call(move |s| s.revoke_key(&hash, now)).await?;
+        if let (true, Some(key)) = (revoked, key) {
+            tracing::info!("api key revoked by its holder");
+            let mut event = actor.event(AuditOutcome::KeyRevoked, &key.username, now);
+            event.provider = Some(key.provider);
+            event.policy_id = Some(key.policy_id);
+            self.record_action(event).await;
+        }
+        Ok(())
     }
 
     /// Evaluator changes belong to no user: the record names the provider.

@@ -33,7 +33,6 @@ pub use running::{
 };
 
 use crate::audit_log::AuditLog;
-use crate::blocking::run_blocking;
 use crate::clock::Clock;
 use crate::evaluators::EvaluatorRegistry;
 use crate::exchange::TokenExchange;
@@ -55,13 +54,4 @@ pub struct AppState {
     pub limits: ExchangeLimits,
     /// A header whose last address is the client's, set by a trusted proxy.
     pub client_ip_header: Option<String>,
-}
-
-/// One store call off the async threads, its errors mapped to HTTP.
-async fn store_call<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&dyn Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    Ok(run_blocking(move || f(store.as_ref())).await??)
 }

@@ -12,11 +12,12 @@ use warp::Reply;
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
+use super::AppState;
 use super::auth::{API_KEY_HEADER, bearer, client_ip, same_secret, single_header};
 use super::error::ApiError;
-use super::{AppState, store_call};
 use crate::api_key::parse_key;
 use crate::exchange::ExchangeRequest;
+use crate::operator::Actor;
 
 /// The request body in either of its documented namings.
 #[derive(Deserialize)]
@@ -160,9 +161,7 @@ pub async fn introspect(
     let Ok(hash) = parse_key(&parsed.token) else {
         return inactive();
     };
-    let record = store_call(&state, move |s| s.find_key(&hash)).await?;
-    let now = state.clock.now();
-    let Some(key) = record.filter(|k| k.revoked_at.is_none() && k.expires_at > now) else {
+    let Some(key) = state.operator.live_key(hash).await? else {
         return inactive();
     };
     let scopes = if key.scopes.is_empty() {
@@ -197,27 +196,10 @@ pub async fn revoke(
         ApiError::bad_request("send the key to revoke in the X-NuGet-ApiKey header")
     })?;
     let hash = parse_key(presented.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let lookup = hash.clone();
-    let key = store_call(&state, move |s| s.find_key(&lookup)).await?;
-    let now = state.clock.now();
-    let revoked = store_call(&state, move |s| s.revoke_key(&hash, now)).await?;
-    if let (true, Some(key)) = (revoked, key) {
-        tracing::info!("api key revoked by its holder");
-        let event = crate::store::AuditEvent {
-            at: now,
-            provider: Some(key.provider),
-            username: key.username,
-            outcome: crate::store::AuditOutcome::KeyRevoked,
-            detail: None,
-            policy_id: Some(key.policy_id),
-            evaluator_digest: None,
-            subject: Some("key-holder".into()),
-            client_addr: remote.map(|a| a.ip().to_string()),
-        };
-        if let Err(e) = store_call(&state, move |s| s.record_audit(&event)).await {
-            tracing::error!(error = %e.message, "cannot record the audit event of a revocation");
-        }
-    }
+    state
+        .operator
+        .revoke_key(hash, &Actor::key_holder(remote))
+        .await?;
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
