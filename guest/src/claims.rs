@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 pub const MAX_TIMESTAMP: u64 = 253_402_300_799;
 
 /// A JWT payload. Getters return `Err(message)` naming the claim, ready to be
-/// a `bad-token` message.
+/// a rejection's message. Evaluators built on [`crate::Provider`] read their
+/// own claims as a typed struct instead ([`crate::Verified`]); these getters
+/// serve the SDK's standard checks and the host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims(Map<String, Value>);
 
@@ -30,6 +32,11 @@ impl Claims {
 
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
+    }
+
+    /// Every claim, for typed parsing ([`crate::typed`]).
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
     }
 
     /// A required, non-empty string claim.
@@ -128,16 +135,25 @@ impl Claims {
 }
 
 impl Claims {
-    /// Exactly one audience, equal to `expected`: a token minted for several
-    /// relying parties could be replayed at any of them.
-    pub fn require_single_audience(&self, expected: &str) -> Result<(), String> {
-        match self.audiences()?.as_slice() {
-            [aud] if *aud == expected => Ok(()),
-            [aud] => Err(format!(
-                "the aud claim '{aud}' is not the configured audience '{expected}'"
+    /// The token's `aud` must name an `accepted` audience. With `single`,
+    /// it must name exactly one: a token minted for several relying parties
+    /// could be replayed at any of them.
+    pub fn require_audience(&self, accepted: &[String], single: bool) -> Result<(), String> {
+        let audiences = self.audiences()?;
+        let expected = match accepted {
+            [one] => format!("the configured audience '{one}'"),
+            many => format!("one of the configured audiences '{}'", many.join("', '")),
+        };
+        match audiences.as_slice() {
+            [aud] if accepted.iter().any(|a| a == aud) => Ok(()),
+            [aud] => Err(format!("the aud claim '{aud}' is not {expected}")),
+            many if single => Err(format!(
+                "the aud claim has {} values; exactly one, {expected}, is required",
+                many.len()
             )),
+            many if many.iter().any(|aud| accepted.iter().any(|a| a == aud)) => Ok(()),
             many => Err(format!(
-                "the aud claim has {} values; exactly one, '{expected}', is required",
+                "none of the aud claim's {} values is {expected}",
                 many.len()
             )),
         }
@@ -216,19 +232,43 @@ mod tests {
 
     #[test]
     fn a_single_audience_is_required() {
+        let one = ["a".to_string()];
         assert_eq!(
-            claims(json!({"aud": "a"})).require_single_audience("a"),
+            claims(json!({"aud": "a"})).require_audience(&one, true),
             Ok(())
         );
         assert!(
             claims(json!({"aud": "b"}))
-                .require_single_audience("a")
-                .is_err_and(|e| e.contains("'b' is not"))
+                .require_audience(&one, true)
+                .is_err_and(|e| e.contains("'b' is not the configured audience 'a'"))
         );
         assert!(
             claims(json!({"aud": ["a", "b"]}))
-                .require_single_audience("a")
-                .is_err_and(|e| e.contains("2 values"))
+                .require_audience(&one, true)
+                .is_err_and(|e| e.contains("2 values; exactly one"))
+        );
+    }
+
+    #[test]
+    fn several_accepted_audiences_and_lists() {
+        let two = ["a".to_string(), "c".to_string()];
+        assert_eq!(
+            claims(json!({"aud": "c"})).require_audience(&two, true),
+            Ok(())
+        );
+        assert!(
+            claims(json!({"aud": "b"}))
+                .require_audience(&two, true)
+                .is_err_and(|e| e.contains("one of the configured audiences 'a', 'c'"))
+        );
+        assert_eq!(
+            claims(json!({"aud": ["b", "c"]})).require_audience(&two, false),
+            Ok(())
+        );
+        assert!(
+            claims(json!({"aud": ["b", "d"]}))
+                .require_audience(&two, false)
+                .is_err_and(|e| e.contains("none of the aud claim's 2 values"))
         );
     }
 

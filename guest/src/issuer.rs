@@ -1,7 +1,9 @@
 //! Issuer patterns such as `https://login.microsoftonline.com/{tid}/v2.0`.
 //!
 //! The host routes tokens with them and evaluators check their issuer with
-//! them, so both sides share this one implementation.
+//! them, so both sides share this one implementation. An operator may also
+//! list exact issuers in a provider's config (`"issuers": [...]`), e.g. a
+//! sovereign cloud's; [`IssuerMatch::find`] accepts either.
 
 /// A parsed issuer pattern: literal text and `{name}` placeholders, each
 /// placeholder standing for one non-empty URL path segment.
@@ -81,9 +83,78 @@ impl IssuerPattern {
     }
 }
 
+/// How a token's (unverified) `iss` was accepted, for the evaluator's issuer
+/// hook: which of its patterns it fits and with what placeholder values, and
+/// whether the operator listed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerMatch<'a> {
+    pub issuer: &'a str,
+    /// The evaluator's pattern the issuer fits, if any.
+    pub pattern: Option<&'static str>,
+    /// That pattern's placeholder values by name; empty without a pattern.
+    pub captures: Vec<(String, String)>,
+    /// The operator listed exactly this issuer in the provider's config.
+    pub configured: bool,
+}
+
+impl<'a> IssuerMatch<'a> {
+    /// `issuer` against the evaluator's `patterns` and the operator's exact
+    /// `configured` issuers; `Ok(None)` when neither accepts it. A pattern
+    /// that does not parse is an error (the evaluator is broken).
+    pub fn find(
+        issuer: &'a str,
+        patterns: &[&'static str],
+        configured: &[String],
+    ) -> Result<Option<Self>, String> {
+        let mut found = Self {
+            issuer,
+            pattern: None,
+            captures: Vec::new(),
+            configured: configured.iter().any(|c| c == issuer),
+        };
+        for pattern in patterns {
+            if let Some(captures) = IssuerPattern::parse(pattern)?.captures(issuer) {
+                found.pattern = Some(pattern);
+                found.captures = captures;
+                break;
+            }
+        }
+        Ok((found.pattern.is_some() || found.configured).then_some(found))
+    }
+
+    /// The value of placeholder `name` in the matched pattern.
+    pub fn capture(&self, name: &str) -> Option<&str> {
+        self.captures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_accepts_patterns_or_configured_issuers() {
+        let patterns = ["https://a.example", "https://a.example/{slug}"];
+        let configured = ["https://b.example".to_string()];
+        let m = IssuerMatch::find("https://a.example/x", &patterns, &configured)
+            .expect("patterns parse")
+            .expect("matches");
+        assert_eq!(m.pattern, Some("https://a.example/{slug}"));
+        assert_eq!(m.capture("slug"), Some("x"));
+        assert!(!m.configured);
+        let m = IssuerMatch::find("https://b.example", &patterns, &configured)
+            .expect("patterns parse")
+            .expect("configured");
+        assert!(m.configured && m.pattern.is_none() && m.capture("slug").is_none());
+        assert_eq!(
+            IssuerMatch::find("https://c.example", &patterns, &configured),
+            Ok(None)
+        );
+        assert!(IssuerMatch::find("x", &["{"], &[]).is_err());
+    }
 
     const ENTRA: &str = "https://login.microsoftonline.com/{tid}/v2.0";
 

@@ -1,61 +1,90 @@
-//! The trustpub guest SDK: everything an evaluator needs besides its own rules.
+//! The trustpub guest SDK: a framework for evaluators, the WebAssembly
+//! components that hold one identity provider's rules.
 //!
-//! An evaluator is a WebAssembly component of the `trustpub:evaluator@0.1.0`
-//! world (`wit/evaluator.wit`). Given one OIDC token, the user's policies for
-//! its provider, the operator's config and the time, it answers `bad-token`,
-//! `unauthorized` or `matched`. It implements [`Evaluator`] and calls
-//! [`export_evaluator!`]. The same code then runs natively in unit tests (with
-//! [`testing::FakeVerifier`]) and as a WebAssembly component (with the host's
-//! `verify-jws` import).
+//! An evaluator is a component of the `trustpub:evaluator@0.2.0` world
+//! (`wit/evaluator.wit`). In one fresh instance per exchange the host calls
+//! `validate(token, config, now)` — is this a valid token of the provider,
+//! and what does it say about itself — and then `match(candidates)` with the
+//! policies stored under the token's lookup keys.
+//!
+//! Most evaluators implement [`Provider`]: constants describing the provider,
+//! three serde types (settings, typed claims, criteria) and the rules that
+//! differ between providers. The SDK runs the rest — parsing, issuer,
+//! signature (through the host), audience, lifetime, token id, typed claims,
+//! pins and the candidate loop — in one fixed order, and hands the rules only
+//! [`Verified`] claims. [`Evaluator`] is the contract itself, for guests that
+//! need another pipeline. Either is exported with [`export_evaluator!`]:
 //!
 //! ```rust,ignore
 //! struct MyIdp;
-//! impl trustpub_guest::Evaluator for MyIdp { /* info, check_criteria, evaluate */ }
+//! impl trustpub_guest::Provider for MyIdp { /* constants, types, rules */ }
 //! trustpub_guest::export_evaluator!(MyIdp);
 //! ```
 //!
-//! `evaluate` validates the token before it reads any policy, in this order:
-//! [`UnverifiedJwt::parse`] and an [`issuer::IssuerPattern`] for the unverified
-//! `iss`, [`verify::verified_claims`] for the signature, then [`Claims`] getters,
-//! [`Claims::require_single_audience`], [`lifetime::check_lifetime`] and
-//! [`Claims::token_id`] on the verified claims. Their errors are messages
-//! ready for `bad-token`.
+//! The same code runs natively in unit tests (feature `testing`: a fake
+//! verifier and an exchange harness) and over case tables (feature `cases`,
+//! `policies/<idp>/cases/*.toml`), which the host also runs through the
+//! built component.
 //!
-//! The guide for evaluator authors is `guest/README.md` in the repository. It
-//! covers the contract and its rules, a step-by-step walk-through, testing
-//! with `trustpub eval` and conformance cases, building with
-//! `cargo xtask components`, the sandbox, and deploying.
+//! The guide for evaluator authors is `guest/README.md` in the repository.
 
+pub mod candidates;
+pub mod check;
 pub mod claims;
+pub mod config;
+pub mod criteria;
+pub mod evaluator;
+pub mod framework;
 pub mod guid;
+pub mod ids;
 pub mod issuer;
 pub mod jwt;
 pub mod lifetime;
-pub mod testing;
+pub mod names;
+pub mod pins;
+pub mod pipeline;
+pub mod provider;
+pub mod rules;
+pub mod session;
+pub mod typed;
 pub mod types;
+pub mod verified;
 pub mod verify;
+pub mod workflow_ref;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[cfg(feature = "cases")]
+pub mod cases;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod component;
 
+pub use candidates::same_key;
+pub use check::{Check, reject};
 pub use claims::Claims;
+pub use config::{Config, NoSettings};
+pub use evaluator::Evaluator;
+pub use guid::Guid;
+pub use ids::DecimalId;
+pub use issuer::IssuerMatch;
 pub use jwt::UnverifiedJwt;
-pub use types::{Evaluation, Matched, Policy, ProviderInfo, Request};
+pub use pins::Pin;
+pub use provider::Provider;
+pub use rules::Rule;
+pub use session::Session;
+pub use types::{
+    Candidate, CheckedCriteria, MatchResult, Matched, NearMiss, ProviderInfo, Rejection,
+    TokenFacts, Validation,
+};
+pub use verified::Verified;
 pub use verify::SignatureVerifier;
 
-/// The rules of one identity provider.
-pub trait Evaluator {
-    /// What this evaluator handles; must not depend on any input.
-    fn info() -> ProviderInfo;
-    /// Validates a policy's criteria (JSON) and returns them normalized.
-    fn check_criteria(criteria: &str) -> Result<String, String>;
-    /// Validates the token, then matches it against `request.policies`.
-    fn evaluate(request: &Request, verifier: &dyn SignatureVerifier) -> Evaluation;
-}
-
-/// Exports an [`Evaluator`] as the component's `trustpub:evaluator/evaluator`
-/// world. Natively it expands to nothing, so the crate still unit-tests.
+/// Exports an [`Evaluator`] — every [`Provider`] is one — as the component's
+/// `trustpub:evaluator/evaluator@0.2.0` interface. Natively it expands to
+/// nothing, so the crate still unit-tests.
 #[macro_export]
 macro_rules! export_evaluator {
     ($evaluator:ty) => {

@@ -1,6 +1,6 @@
 //! `exp` / `nbf` / `iat` checks with a clock skew allowance.
 
-use crate::claims::Claims;
+use crate::claims::{Claims, MAX_TIMESTAMP};
 
 /// Seconds of clock difference tolerated by default; the host passes its
 /// configured value as `clock_skew_seconds` in every provider config.
@@ -37,6 +37,14 @@ pub fn check_lifetime(claims: &Claims, now: u64, skew: u64) -> Result<u64, Strin
         ));
     }
     Ok(exp)
+}
+
+/// The last second (unix) this evaluator accepts a token that expires at
+/// `exp` (WIT `accepted-until`): `exp + skew`, capped at [`MAX_TIMESTAMP`] so
+/// the host can always store and format it. The host remembers the token id
+/// until then, so a replay within the skew is still caught.
+pub fn accepted_until(exp: u64, skew: u64) -> u64 {
+    exp.saturating_add(skew).min(MAX_TIMESTAMP)
 }
 
 #[cfg(test)]
@@ -82,6 +90,12 @@ mod tests {
                 .expect_err("iat")
                 .contains("issued in the future")
         );
+    }
+
+    #[test]
+    fn accepted_until_adds_skew_within_range() {
+        assert_eq!(accepted_until(1000, 300), 1300);
+        assert_eq!(accepted_until(MAX_TIMESTAMP - 1, 300), MAX_TIMESTAMP);
     }
 
     #[test]

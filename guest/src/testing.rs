@@ -1,15 +1,23 @@
-//! Native test support: build tokens and verify them without keys, so an
-//! evaluator's rules are unit-tested with plain `cargo test`.
+//! Native test support (feature `testing`): build tokens and verify them
+//! without keys, and run one exchange (validate, then match) the way the
+//! host does, so an evaluator's rules are unit-tested with plain `cargo test`.
 
 use std::cell::RefCell;
 
 use serde_json::Value;
 
+use crate::check::is_valid_name;
+use crate::evaluator::Evaluator;
 use crate::jwt::{decode_object, encode_segment};
+use crate::session::Session;
+use crate::types::{Candidate, MatchResult, Matched, NearMiss, Rejection, TokenFacts, Validation};
 use crate::verify::SignatureVerifier;
 
 /// The signature segment [`FakeVerifier`] accepts.
 pub const FAKE_SIGNATURE: &str = "ZmFrZS1zaWduYXR1cmU";
+
+/// A signature segment [`FakeVerifier`] refuses.
+pub const BAD_SIGNATURE: &str = "YmFkLXNpZ25hdHVyZQ";
 
 /// Builds a token with the given header and claims and [`FAKE_SIGNATURE`].
 pub fn token(header: &Value, claims: &Value) -> String {
@@ -52,5 +60,104 @@ impl SignatureVerifier for FakeVerifier {
         }
         let claims = decode_object(payload, "payload")?;
         Ok(Value::Object(claims).to_string())
+    }
+}
+
+/// A candidate policy; `criteria` need not be normalized (match parses them
+/// as `check-criteria` does).
+pub fn candidate(id: u64, criteria: &Value, pins: &[(&str, &str)]) -> Candidate {
+    Candidate {
+        id,
+        criteria: criteria.to_string(),
+        pins: pins
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+    }
+}
+
+/// What one exchange came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    BadToken(Rejection),
+    Unauthorized(TokenFacts, Vec<NearMiss>),
+    Matched(TokenFacts, Matched),
+}
+
+/// Validates `token` with `verifier`, then matches it against `candidates`
+/// in the same session, as the host does.
+pub fn exchange<E: Evaluator>(
+    verifier: &FakeVerifier,
+    token: &str,
+    config: &str,
+    now: u64,
+    candidates: &[Candidate],
+) -> Outcome {
+    let mut session = Session::<E>::new();
+    match session.validate(token, config, now, verifier) {
+        Validation::BadToken(rejection) => Outcome::BadToken(rejection),
+        Validation::Valid(facts) => match session.match_candidates(candidates) {
+            MatchResult::Matched(matched) => Outcome::Matched(facts, matched),
+            MatchResult::Unauthorized(near_misses) => Outcome::Unauthorized(facts, near_misses),
+        },
+    }
+}
+
+impl Outcome {
+    /// Asserts a bad token failing `check` with a message containing `needle`.
+    #[track_caller]
+    pub fn assert_bad(&self, check: &str, needle: &str) {
+        match self {
+            Outcome::BadToken(r) => {
+                assert!(is_valid_name(&r.check), "invalid check name {:?}", r.check);
+                assert_eq!(r.check, check, "check of {:?}", r.message);
+                assert!(
+                    r.message.contains(needle),
+                    "message {:?} does not mention {needle:?}",
+                    r.message
+                );
+            }
+            other => panic!("expected bad-token [{check}] mentioning {needle:?}, got {other:?}"),
+        }
+    }
+
+    /// The facts and match of a matched exchange.
+    #[track_caller]
+    pub fn matched(self) -> (TokenFacts, Matched) {
+        match self {
+            Outcome::Matched(facts, matched) => (facts, matched),
+            other => panic!("expected matched, got {other:?}"),
+        }
+    }
+
+    /// Asserts a match of `policy_id`.
+    #[track_caller]
+    pub fn assert_matched(&self, policy_id: u64) {
+        match self {
+            Outcome::Matched(_, m) => assert_eq!(m.policy_id, policy_id),
+            other => panic!("expected a match of policy {policy_id}, got {other:?}"),
+        }
+    }
+
+    /// The near misses of a valid token no candidate trusts.
+    #[track_caller]
+    pub fn near_misses(self) -> Vec<NearMiss> {
+        match self {
+            Outcome::Unauthorized(_, near_misses) => near_misses,
+            other => panic!("expected unauthorized, got {other:?}"),
+        }
+    }
+
+    /// Asserts unauthorized, the one near miss's reason containing `needle`.
+    #[track_caller]
+    pub fn assert_near_miss(self, needle: &str) {
+        match self.near_misses().as_slice() {
+            [one] => assert!(
+                one.reason.contains(needle),
+                "near miss {:?} does not mention {needle:?}",
+                one.reason
+            ),
+            many => panic!("expected one near miss mentioning {needle:?}, got {many:?}"),
+        }
     }
 }

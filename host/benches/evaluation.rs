@@ -1,25 +1,37 @@
-//! One evaluation of the entra-id rules: through the component (fresh
-//! instance + `evaluate`) versus the same crate compiled natively, each with
-//! and without RS256 signature verification. All four are measured in one run
-//! and reported as ratios, because the machines are shared and noisy.
+//! The cost of deciding one exchange as the number of stored policies grows:
+//! `validate` in a fresh sandbox, the candidate lookup by index key in a real
+//! SQLite file, then `match-candidates` — at 1, 11, 10,000 and 1,000,000
+//! stored entra-id policies. Beside it, in the same run: the same crate
+//! compiled natively (same lookup), and regorus evaluating the same
+//! tenant/object match written in Rego on pre-verified claims over 11
+//! policies. Signatures are not checked (a payload-only verifier) so the rows
+//! compare rules, lookup and sandbox, not RSA; one row adds RS256 for scale.
 //!
 //! `cargo xtask components && cargo bench -p trustpub --bench evaluation`
+//! (about 2 minutes, most of it writing the 1,000,000 policies).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rusqlite::params;
 use serde_json::json;
 use trustpub::idp::{TestIdp, entra_app_token_claims};
 use trustpub::jose::jws::{DEFAULT_MAX_TOKEN_BYTES, KeyVerifier};
 use trustpub::jose::key_set::KeySet;
-use trustpub::runtime::{EvaluatorRuntime, SandboxLimits, SharedVerifier};
-use trustpub::{Evaluation, Policy, Request};
+use trustpub::runtime::{
+    Evaluation, EvaluatorRuntime, LoadedEvaluator, SandboxLimits, SharedVerifier,
+};
+use trustpub::store::{SqliteStore, Store, StoredPolicy};
+use trustpub::{Candidate, Validation};
 use trustpub_entra_id::EntraId;
-use trustpub_guest::{Evaluator, SignatureVerifier};
+use trustpub_guest::{MatchResult, Session, SignatureVerifier};
 
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
 const AUD: &str = "api://AzureADTokenExchange";
+const PROVIDER: &str = "entra-id";
+const ITERATIONS: usize = 2_000;
+const USERS: u64 = 100;
 
 /// Returns the payload without checking the signature: isolates the cost
 /// of the rules (and of crossing into the sandbox) from the crypto.
@@ -32,6 +44,115 @@ impl SignatureVerifier for PayloadOnly {
         Ok(serde_json::Value::Object(map).to_string())
     }
 }
+
+/// The object id of stored policy `i`; policy 0 is the token's.
+fn oid(i: u64) -> String {
+    if i == 0 {
+        OID.to_string()
+    } else {
+        format!("{:08x}-7e21-4c8e-9f6d-{:012x}", i % 0xffff_ffff, i)
+    }
+}
+
+/// A store with `n` entra-id policies spread over 100 users, written in one
+/// transaction straight into the schema (the API would take one disk sync
+/// per policy). The keys are what the evaluator's `check-criteria` gives.
+fn store_with(n: u64, dir: &std::path::Path) -> Arc<SqliteStore> {
+    let path = dir.join(format!("policies-{n}.db"));
+    let path = path.to_str().expect("utf-8 path");
+    drop(SqliteStore::open(path).expect("schema"));
+    let mut conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_update(None, "synchronous", "OFF")
+        .expect("pragma");
+    let tx = conn.transaction().expect("tx");
+    for u in 0..USERS {
+        tx.execute(
+            "INSERT INTO users (id, username, created_at) VALUES (?1, ?2, 0)",
+            params![u as i64 + 1, format!("user{u}")],
+        )
+        .expect("user");
+    }
+    {
+        let mut policy = tx
+            .prepare(
+                "INSERT INTO policies (id, user_id, provider, owner, criteria, scopes, created_at, renewed_at) \
+                 VALUES (?1, ?2, ?3, 'owner', ?4, '[]', 0, 0)",
+            )
+            .expect("prepare");
+        let mut key = tx
+            .prepare("INSERT INTO policy_index_keys (provider, key, policy_id) VALUES (?1, ?2, ?3)")
+            .expect("prepare");
+        for i in 0..n {
+            let oid = oid(i);
+            let criteria = json!({"tid": TID, "oid": oid}).to_string();
+            let id = i as i64 + 1;
+            policy
+                .execute(params![id, (i % USERS) as i64 + 1, PROVIDER, criteria])
+                .expect("policy");
+            key.execute(params![PROVIDER, format!("{TID}/{oid}"), id])
+                .expect("key");
+        }
+    }
+    tx.commit().expect("commit");
+    Arc::new(SqliteStore::open(path).expect("reopen"))
+}
+
+fn candidates(store: &SqliteStore, keys: &[String]) -> Vec<Candidate> {
+    store
+        .candidates(PROVIDER, keys, None)
+        .expect("lookup")
+        .into_iter()
+        .map(|p: StoredPolicy| Candidate {
+            id: p.id,
+            criteria: p.criteria,
+            pins: p.pins,
+        })
+        .collect()
+}
+
+/// Validate, look up, match in one sandbox.
+fn through_component(
+    evaluator: &LoadedEvaluator,
+    verifier: &SharedVerifier,
+    store: &SqliteStore,
+    token: &str,
+    config: &str,
+    now: u64,
+) {
+    let mut session = evaluator.session_with(verifier.clone()).expect("instance");
+    let Validation::Valid(facts) = session.validate(token, config, now).expect("validate") else {
+        panic!("the bench token is valid");
+    };
+    let found = candidates(store, &facts.lookup_keys);
+    match session.match_candidates(&found).expect("match") {
+        Evaluation::Matched(m) => assert_eq!(m.policy_id, 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The same, natively.
+fn native(store: &SqliteStore, token: &str, config: &str, now: u64) {
+    let mut session = Session::<EntraId>::new();
+    let Validation::Valid(facts) = session.validate(token, config, now, &PayloadOnly) else {
+        panic!("the bench token is valid");
+    };
+    let found = candidates(store, &facts.lookup_keys);
+    assert!(matches!(
+        session.match_candidates(&found),
+        MatchResult::Matched(ref m) if m.policy_id == 1
+    ));
+}
+
+const REGO: &str = r#"
+package trustpub
+
+# The token's claims arrive verified (input); the user's policies are data.
+matched contains p.id if {
+    some p in data.policies
+    lower(p.tid) == lower(input.tid)
+    lower(p.oid) == lower(input.oid)
+}
+"#;
 
 fn main() {
     let component = std::fs::read(concat!(
@@ -47,97 +168,98 @@ fn main() {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let token = idp
-        .mint(&entra_app_token_claims(TID, OID, AUD, now, "bench-uti"))
-        .expect("mint");
-    let policies: Vec<Policy> = (0..10)
-        .map(|i| Policy {
-            id: i,
-            criteria: json!({"tid": TID, "oid": format!("{:08x}-7e21-4c8e-9f6d-1b2a3c4d5e6f", i)})
-                .to_string(),
-            pins: vec![],
-        })
-        .chain([Policy {
-            id: 99,
-            criteria: json!({"tid": TID, "oid": OID}).to_string(),
-            pins: vec![],
-        }])
-        .collect();
-    let request = Request {
-        token,
-        policies,
-        config: json!({"audience": AUD}).to_string(),
-        now,
-    };
-
-    let real: SharedVerifier = Arc::new(KeyVerifier::new(keys, DEFAULT_MAX_TOKEN_BYTES));
+    let claims = entra_app_token_claims(TID, OID, AUD, now, "bench-uti");
+    let token = idp.mint(&claims).expect("mint");
+    let config = json!({"audience": AUD, "clock_skew_seconds": 300}).to_string();
     let payload_only: SharedVerifier = Arc::new(PayloadOnly);
-    let check = |e: Evaluation| {
-        assert!(
-            matches!(e, Evaluation::Matched(ref m) if m.policy_id == 99),
-            "{e:?}"
-        )
-    };
+    let rs256: SharedVerifier = Arc::new(KeyVerifier::new(keys, DEFAULT_MAX_TOKEN_BYTES));
+    let dir = tempfile::tempdir().expect("tempdir");
 
-    let iterations = 2_000;
-    let results = [
-        (
-            "native, no signature check",
-            time(iterations, || {
-                check(EntraId::evaluate(&request, payload_only.as_ref()))
-            }),
-        ),
-        (
-            "native, RS256 verified",
-            time(iterations, || {
-                check(EntraId::evaluate(&request, real.as_ref()))
-            }),
-        ),
-        (
-            "component, no signature check",
-            time(iterations, || {
-                check(
-                    evaluator
-                        .evaluate_with(&request, payload_only.clone())
-                        .expect("eval"),
-                )
-            }),
-        ),
-        (
-            "component, RS256 verified",
-            time(iterations, || {
-                check(
-                    evaluator
-                        .evaluate_with(&request, real.clone())
-                        .expect("eval"),
-                )
-            }),
-        ),
-    ];
-    let base = results[0].1;
+    let mut rows: Vec<(String, Stats)> = Vec::new();
+    let mut store_11 = None;
+    for n in [1u64, 11, 10_000, 1_000_000] {
+        let started = Instant::now();
+        let store = store_with(n, dir.path());
+        eprintln!(
+            "{n} policies written in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        rows.push((
+            format!("component, {n} stored policies"),
+            measure(|| through_component(&evaluator, &payload_only, &store, &token, &config, now)),
+        ));
+        if n == 11 {
+            rows.push((
+                "component, 11, RS256 verified".into(),
+                measure(|| through_component(&evaluator, &rs256, &store, &token, &config, now)),
+            ));
+            rows.push((
+                "native, 11 stored policies".into(),
+                measure(|| native(&store, &token, &config, now)),
+            ));
+            store_11 = Some(store);
+        } else if n == 1_000_000 {
+            rows.push((
+                "native, 1000000 stored policies".into(),
+                measure(|| native(&store, &token, &config, now)),
+            ));
+        }
+    }
+    drop(store_11);
+
+    // regorus: the 11 policies as data, the verified claims as input.
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("trustpub.rego".into(), REGO.into())
+        .expect("rego");
+    let policies: Vec<_> = (0..11)
+        .map(|i| json!({"id": i + 1, "tid": TID, "oid": oid(i)}))
+        .collect();
+    engine
+        .add_data_json(&json!({"policies": policies}).to_string())
+        .expect("data");
+    let input = claims.to_string();
+    rows.push((
+        "regorus, 11 policies (claims pre-verified)".into(),
+        measure(|| {
+            engine.set_input_json(&input).expect("input");
+            let matched = engine
+                .eval_rule("data.trustpub.matched".into())
+                .expect("eval");
+            assert!(matched.to_json_str().expect("json").contains('1'));
+        }),
+    ));
+
+    let base = rows
+        .iter()
+        .find(|(name, _)| name == "component, 11 stored policies")
+        .map(|(_, s)| s.p50)
+        .expect("11 row");
     println!(
-        "{:<32} {:>12} {:>10}",
-        "evaluation (11 policies)", "median", "ratio"
+        "{:<44} {:>10} {:>10} {:>12}",
+        "decision (validate + lookup + match)", "p50", "p99", "p50 ratio"
     );
-    for (name, median) in results {
+    for (name, s) in &rows {
         println!(
-            "{name:<32} {:>9.1} µs {:>9.1}x",
-            median.as_secs_f64() * 1e6,
-            median.as_secs_f64() / base.as_secs_f64()
+            "{name:<44} {:>7.1} µs {:>7.1} µs {:>11.2}x",
+            s.p50.as_secs_f64() * 1e6,
+            s.p99.as_secs_f64() * 1e6,
+            s.p50.as_secs_f64() / base.as_secs_f64()
         );
     }
-    println!(
-        "component overhead with RS256: {:.2}x native",
-        results[3].1.as_secs_f64() / results[1].1.as_secs_f64()
-    );
 }
 
-/// Median of `n` timed calls after a warm-up.
-fn time(n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 {
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+}
+
+/// p50 and p99 of `ITERATIONS` runs, after a warm-up.
+fn measure(mut f: impl FnMut()) -> Stats {
+    for _ in 0..ITERATIONS / 10 {
         f();
     }
-    let mut samples: Vec<Duration> = (0..n)
+    let mut samples: Vec<Duration> = (0..ITERATIONS)
         .map(|_| {
             let start = Instant::now();
             f();
@@ -145,5 +267,8 @@ fn time(n: usize, mut f: impl FnMut()) -> Duration {
         })
         .collect();
     samples.sort();
-    samples[n / 2]
+    Stats {
+        p50: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+    }
 }

@@ -22,7 +22,7 @@ const QUEUE: usize = 4096;
 const MAX_BATCH: usize = 512;
 
 enum Message {
-    Record(AuditEvent),
+    Record(Box<AuditEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -42,7 +42,12 @@ impl AuditLog {
 
     /// Queues a record; waits only when the queue is full.
     pub async fn record(&self, event: AuditEvent) {
-        if self.tx.send(Message::Record(event)).await.is_err() {
+        if self
+            .tx
+            .send(Message::Record(Box::new(event)))
+            .await
+            .is_err()
+        {
             tracing::error!("the audit writer has stopped: an audit record is lost");
         }
     }
@@ -64,7 +69,7 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
         // Take what has queued up meanwhile, without waiting for more.
         while let Some(message) = next {
             match message {
-                Message::Record(event) => batch.push(event),
+                Message::Record(event) => batch.push(*event),
                 Message::Flush(done) => waiting.push(done),
             }
             next = if batch.len() < MAX_BATCH {
@@ -108,6 +113,8 @@ mod tests {
             evaluator_digest: None,
             subject: None,
             client_addr: None,
+            check: None,
+            near_misses: Vec::new(),
         }
     }
 

@@ -35,7 +35,12 @@ pub mod server;
 pub mod store;
 pub mod verdict;
 
-pub use trustpub_guest::{Evaluation, Matched, Policy, ProviderInfo, Request};
+pub use runtime::{Evaluation, Match, Request};
+pub use trustpub_guest::types::{
+    Candidate, CheckedCriteria, NearMiss, ProviderInfo, Rejection, TokenFacts, Validation,
+};
+/// A stored policy as an evaluator sees it.
+pub type Policy = Candidate;
 
 /// base64url (no padding) of a JSON value: one JWS segment. For tests that
 /// craft headers no honest signer would produce.

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::User(args) => finish("user", async_main(operator::run_user(args))),
         Command::Policy(args) => finish("policy", async_main(operator::run_policy(args))),
         Command::Evaluator(args) => finish("evaluator", async_main(operator::run_evaluator(args))),
+        Command::Audit(args) => finish("audit", async_main(operator::run_audit(args))),
     }
 }
 

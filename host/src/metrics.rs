@@ -14,6 +14,7 @@ type Labels = Vec<(String, String)>;
 pub struct Metrics {
     registry: Registry,
     exchanges: Family<Labels, Counter>,
+    rejections: Family<Labels, Counter>,
     evaluator_failures: Family<Labels, Counter>,
     deploys: Family<Labels, Counter>,
     jwks_fetches: Family<Labels, Gauge<u64, AtomicU64>>,
@@ -33,6 +34,12 @@ impl Default for Metrics {
             "exchanges",
             "Token exchange attempts by provider and outcome",
             exchanges.clone(),
+        );
+        let rejections = Family::<Labels, Counter>::default();
+        registry.register(
+            "rejections",
+            "Bad tokens by provider and the check they failed",
+            rejections.clone(),
         );
         let evaluator_failures = Family::<Labels, Counter>::default();
         registry.register(
@@ -55,6 +62,7 @@ impl Default for Metrics {
         Self {
             registry,
             exchanges,
+            rejections,
             evaluator_failures,
             deploys,
             jwks_fetches,
@@ -73,6 +81,13 @@ impl Metrics {
     pub fn exchange(&self, provider: &str, outcome: &str) {
         self.exchanges
             .get_or_create(&labels(&[("provider", provider), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// A bad token, by the name of the check it failed.
+    pub fn rejection(&self, provider: &str, check: &str) {
+        self.rejections
+            .get_or_create(&labels(&[("provider", provider), ("check", check)]))
             .inc();
     }
 

@@ -136,6 +136,25 @@ impl Service {
 
     /// Creates a user and an Entra ID policy for `oid`; returns the policy id.
     pub async fn user_with_policy(&self, username: &str, oid: &str) -> u64 {
+        self.policy(username, "entra-id", json!({"tid": TID, "oid": oid}))
+            .await
+    }
+
+    /// `GET /metrics`, the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Creates `username` (if new) and a policy of `provider` with
+    /// `criteria`; returns the policy id.
+    pub async fn policy(&self, username: &str, provider: &str, criteria: Value) -> u64 {
         let r = self
             .admin(reqwest::Method::POST, "/admin/users")
             .json(&json!({"username": username}))
@@ -149,14 +168,14 @@ impl Service {
         );
         let r = self
             .admin(reqwest::Method::POST, "/admin/policies")
-            .json(&json!({"username": username, "provider": "entra-id", "owner": username, "criteria": {"tid": TID, "oid": oid}}))
+            .json(&json!({"username": username, "provider": provider, "owner": username, "criteria": criteria}))
             .send()
             .await
             .expect("send");
-        assert_eq!(r.status(), 201, "create policy");
-        r.json::<Value>().await.expect("json")["id"]
-            .as_u64()
-            .expect("id")
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "create policy: {body}");
+        body["id"].as_u64().expect("id")
     }
 
     /// POSTs an exchange the way NuGet/login does; returns status, body, headers.
@@ -165,12 +184,26 @@ impl Service {
         token: &str,
         username: &str,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.exchange_as(token, Some(username)).await
+    }
+
+    /// An exchange that names a user, or none (`{"tokenType": "ApiKey"}`):
+    /// then the policy is found by the token.
+    pub async fn exchange_as(
+        &self,
+        token: &str,
+        username: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let body = match username {
+            Some(username) => json!({"username": username, "tokenType": "ApiKey"}),
+            None => json!({"tokenType": "ApiKey"}),
+        };
         let r = self
             .http
             .post(self.url("/api/v2/token"))
             .bearer_auth(token)
             .header("User-Agent", "nuget/login-action")
-            .json(&json!({"username": username, "tokenType": "ApiKey"}))
+            .json(&body)
             .send()
             .await
             .expect("send");

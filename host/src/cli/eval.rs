@@ -5,12 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use trustpub_guest::{Evaluation, Request};
-
 use crate::evaluators::conformance::{ConformanceCases, PolicyFile, normalize_policies};
 use crate::jose::jws::{KeyResolver, NoKeys};
 use crate::jose::key_set::KeySet;
-use crate::runtime::{EvaluatorRuntime, SandboxLimits};
+use crate::runtime::{Evaluation, EvaluatorRuntime, Request, SandboxLimits};
 use crate::verdict::evaluation_json;
 
 #[derive(Debug, clap::Args)]
@@ -24,8 +22,10 @@ pub struct EvalArgs {
     /// The policies: `[{"id": 7, "criteria": {...}, "pins": {...}}, ...]`.
     #[arg(long, required_unless_present = "cases")]
     pub policies: Option<PathBuf>,
-    /// Run a conformance cases file instead (see `conformance.rs`): prints
-    /// `{"cases": N, "passed": true}` and exits 0, or the failures and exits 1.
+    /// Run cases instead: a directory of case tables (`*.toml`, e.g.
+    /// `policies/entra-id/cases`) or a conformance cases file (`.json`).
+    /// Prints `{"cases": N, "passed": true}` and exits 0, or the failures
+    /// and exits 1.
     #[arg(long, conflicts_with_all = ["token", "policies", "jwks", "now"])]
     pub cases: Option<PathBuf>,
     /// The issuer's keys as a JWKS document; without it no signature verifies.
@@ -80,6 +80,23 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
         }
         None => "{}".to_string(),
     };
+    if let Some(path) = args.cases.as_ref().filter(|p| p.is_dir()) {
+        let evaluator = EvaluatorRuntime::new(SandboxLimits::default())?.load(&component)?;
+        let report = crate::evaluators::case_tables::run_dir(&evaluator, path)
+            .map_err(|e| EvalCommandError::Input(format!("{}: {e}", path.display())))?;
+        let cases = report.passed + report.failures.len();
+        return Ok(if report.failures.is_empty() {
+            (
+                serde_json::json!({"cases": cases, "passed": true}),
+                EXIT_MATCHED,
+            )
+        } else {
+            (
+                serde_json::json!({"cases": cases, "passed": false, "failures": report.failures}),
+                EXIT_UNAUTHORIZED,
+            )
+        });
+    }
     if let Some(path) = &args.cases {
         let cases = ConformanceCases::load(path)
             .map_err(|e| EvalCommandError::Input(format!("{}: {e}", path.display())))?;
@@ -133,7 +150,7 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
     let evaluation = evaluator.evaluate(&request, keys)?;
     let code = match evaluation {
         Evaluation::Matched(_) => EXIT_MATCHED,
-        Evaluation::Unauthorized => EXIT_UNAUTHORIZED,
+        Evaluation::Unauthorized(_) => EXIT_UNAUTHORIZED,
         Evaluation::BadToken(_) => EXIT_BAD_TOKEN,
     };
     Ok((evaluation_json(&evaluation), code))

@@ -86,9 +86,12 @@ pub struct MintArgs {
 /// Token shapes `mint` can produce; each is one arm in [`base_claims`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenKind {
-    /// An Entra ID v2.0 app-only token of a service principal.
+    /// An Entra ID v2.0 app-only token of a service principal (the `entra-id` evaluator).
+    #[value(alias = "entra-id")]
     Entra,
-    /// A GitHub Actions job's token (needs --repository OWNER/NAME and --workflow).
+    /// A GitHub Actions job's token (the `github-actions` evaluator; needs
+    /// --repository OWNER/NAME and --workflow).
+    #[value(alias = "github-actions")]
     Github,
 }
 

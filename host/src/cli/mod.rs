@@ -35,4 +35,6 @@ pub enum Command {
     Policy(operator::PolicyArgs),
     /// Deploy, roll back and list evaluator components.
     Evaluator(operator::EvaluatorArgs),
+    /// Show the audit log: exchange attempts (failed checks, near misses) and operator actions.
+    Audit(operator::AuditArgs),
 }

@@ -1,4 +1,4 @@
-//! `trustpub user …` and `trustpub policy …`: the operator API from the
+//! `trustpub user …`, `policy …`, `evaluator …` and `audit`: the operator API from the
 //! command line, against a running server (`--server`) or directly against
 //! the database of a configuration (`--config`), through the same code path.
 
@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::evaluators::signature::{self, signature_path};
-use crate::operator::{Actor, OperatorError, OperatorService, PolicyRequest, views};
+use crate::operator::{
+    Actor, AuditQuery, MAX_AUDIT_LIMIT, OperatorError, OperatorService, PolicyRequest, views,
+};
+use crate::store::AuditKind;
 
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -123,6 +126,21 @@ pub enum EvaluatorCommand {
     List,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Only this user's records (the name the request gave, or the policy's user).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// `exchanges` (default), `actions` or `all`.
+    #[arg(long, default_value = "exchanges")]
+    pub kind: String,
+    /// At most this many records, most recent first (at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
 /// One operator call, as the operator service takes it; over HTTP it is
 /// the matching `/admin` request.
 enum Call {
@@ -135,6 +153,7 @@ enum Call {
     ListEvaluators,
     DeployEvaluator(String, Vec<u8>, Option<Vec<u8>>),
     RollbackEvaluator(String),
+    Audit(AuditQuery),
 }
 
 impl Call {
@@ -171,6 +190,17 @@ impl Call {
                 format!("/admin/evaluators/{provider}/rollback"),
                 None,
             ),
+            Self::Audit(query) => {
+                let mut pairs = vec![
+                    ("kind", query.kind.as_str().to_string()),
+                    ("limit", query.limit.to_string()),
+                ];
+                if let Some(username) = &query.username {
+                    pairs.push(("username", username.clone()));
+                }
+                let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+                ("GET", format!("/admin/audit?{query}"), None)
+            }
         }
     }
 
@@ -201,6 +231,7 @@ impl Call {
             Self::RollbackEvaluator(provider) => {
                 views::deployed(&operator.rollback_evaluator(provider, &actor).await?)
             }
+            Self::Audit(query) => views::list(&operator.audit(query).await?, views::audit_event),
         })
     }
 }
@@ -232,6 +263,20 @@ pub async fn run_evaluator(args: EvaluatorArgs) -> Result<()> {
         EvaluatorCommand::List => Call::ListEvaluators,
     };
     print(call_api(&args.target, call).await?)
+}
+
+/// The audit log: exchange attempts (with the failed check, or each
+/// candidate's near miss) and operator actions.
+pub async fn run_audit(args: AuditArgs) -> Result<()> {
+    let Some(kind) = AuditKind::parse(&args.kind) else {
+        bail!("--kind is exchanges, actions or all, not {:?}", args.kind);
+    };
+    let query = AuditQuery {
+        username: args.username,
+        kind,
+        limit: args.limit.min(MAX_AUDIT_LIMIT),
+    };
+    print(call_api(&args.target, Call::Audit(query)).await?)
 }
 
 pub async fn run_user(args: UserArgs) -> Result<()> {

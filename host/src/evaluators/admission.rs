@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::Provider;
 use super::conformance::ConformanceCases;
+use super::routing::IssuerRoutes;
 use super::signature::{SignatureError, TrustedKeys};
 use crate::runtime::{EvaluatorRuntime, LimitOverrides, LoadError, LoadedEvaluator};
 
@@ -22,16 +23,34 @@ pub enum AdmissionError {
     Load(#[from] LoadError),
     #[error("the component is the '{actual}' evaluator, not '{expected}'")]
     NameMismatch { expected: String, actual: String },
-    #[error("providers '{0}' and '{1}' both declare issuer pattern '{2}'")]
-    AmbiguousIssuer(String, String, String),
+    #[error(
+        "providers '{}' and '{}' could both take tokens of one issuer: '{}' and '{}' overlap",
+        .0.provider, .0.other, .0.route, .0.other_route
+    )]
+    AmbiguousIssuer(Box<IssuerConflict>),
     #[error("conformance cases: {0}")]
     Cases(String),
+}
+
+/// Two providers' routes that one issuer could match.
+#[derive(Debug)]
+pub struct IssuerConflict {
+    pub provider: String,
+    pub other: String,
+    pub route: String,
+    pub other_route: String,
 }
 
 /// What a component is admitted for: a provider's name, limits, cases and
 /// configuration.
 pub struct AdmissionRules<'a> {
     pub provider: &'a str,
+    /// The name the evaluator must report.
+    pub evaluator_name: &'a str,
+    /// Whether the evaluator's patterns route to this provider.
+    pub evaluator_issuers: bool,
+    /// The exact issuers the operator added.
+    pub exact_issuers: Vec<String>,
     pub limits: &'a LimitOverrides,
     pub cases: Option<&'a ConformanceCases>,
     pub config_json: &'a str,
@@ -43,6 +62,13 @@ impl<'a> AdmissionRules<'a> {
     pub fn of(provider: &'a Provider) -> Self {
         Self {
             provider: &provider.name,
+            evaluator_name: &provider.evaluator_name,
+            evaluator_issuers: provider.jwks.is_some(),
+            exact_issuers: provider
+                .issuer_keys
+                .iter()
+                .map(|(i, _)| i.clone())
+                .collect(),
             limits: &provider.limits,
             cases: provider.cases.as_ref(),
             config_json: &provider.config_json,
@@ -66,26 +92,30 @@ pub fn admit(
         .trusted_keys
         .check(&crate::digest::sha256_hex(bytes), signature)?;
     let evaluator = runtime.load(bytes)?.with_limits(rules.limits);
-    if evaluator.info().name != rules.provider {
+    if evaluator.info().name != rules.evaluator_name {
         return Err(AdmissionError::NameMismatch {
-            expected: rules.provider.into(),
+            expected: rules.evaluator_name.into(),
             actual: evaluator.info().name.clone(),
         });
     }
-    // Routing must not depend on configuration order.
+    // Routing must not depend on configuration order: no issuer may be
+    // routable to two providers, judged by what the patterns can match.
+    let routes = IssuerRoutes {
+        patterns: if rules.evaluator_issuers {
+            evaluator.info().issuers.clone()
+        } else {
+            Vec::new()
+        },
+        exact: rules.exact_issuers.clone(),
+    };
     for other in others.iter().filter(|p| p.name != rules.provider) {
-        let active = other.evaluator();
-        if let Some(pattern) = evaluator
-            .info()
-            .issuers
-            .iter()
-            .find(|p| active.evaluator.info().issuers.contains(p))
-        {
-            return Err(AdmissionError::AmbiguousIssuer(
-                rules.provider.into(),
-                other.name.clone(),
-                pattern.clone(),
-            ));
+        if let Some((mine, theirs)) = routes.overlap(&other.routes()) {
+            return Err(AdmissionError::AmbiguousIssuer(Box::new(IssuerConflict {
+                provider: rules.provider.into(),
+                other: other.name.clone(),
+                route: mine,
+                other_route: theirs,
+            })));
         }
     }
     if let Some(cases) = rules.cases {

@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
-use trustpub_guest::{Policy, Request};
 
+use crate::Policy;
 use crate::jose::jws::{KeyResolver, NoKeys};
 use crate::jose::key_set::KeySet;
-use crate::runtime::LoadedEvaluator;
+use crate::runtime::{LoadedEvaluator, Request};
 use crate::verdict::evaluation_json;
 
 /// A policy as files write it: criteria as a JSON object, pins as a map.
@@ -49,7 +49,7 @@ pub fn normalize_policies(
                 .map_err(|message| format!("policy {}: invalid criteria: {message}", file.id))?;
             Ok(Policy {
                 id: file.id,
-                criteria,
+                criteria: criteria.criteria,
                 pins: file.pins.clone().into_iter().collect(),
             })
         })

@@ -8,10 +8,13 @@
 //! deployed meanwhile.
 
 pub mod admission;
+pub mod case_tables;
 pub mod conformance;
 pub mod deploy;
+pub mod indexing;
 mod provider;
 mod registry;
+pub mod routing;
 pub mod signature;
 pub mod watch;
 

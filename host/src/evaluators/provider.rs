@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use super::conformance::ConformanceCases;
+use super::routing::IssuerRoutes;
 use super::signature::TrustedKeys;
 use crate::jose::key_cache::JwksCache;
 use crate::runtime::{LimitOverrides, LoadedEvaluator};
@@ -15,12 +16,18 @@ use crate::runtime::{LimitOverrides, LoadedEvaluator};
 /// One identity provider: its active evaluator, keys and configuration.
 pub struct Provider {
     pub name: String,
+    /// The name its evaluator reports (by default `name`).
+    pub evaluator_name: String,
     pub(crate) active: ArcSwap<ActiveEvaluator>,
     /// The version a rollback restores.
     pub(crate) previous: Mutex<Option<Arc<ActiveEvaluator>>>,
     /// Serializes deploys and rollbacks of this provider.
     pub(crate) deploying: Mutex<()>,
-    pub jwks: JwksCache,
+    /// Keys of the evaluator's own issuers; `None` when the operator turned
+    /// those off (`evaluator_issuers = false`).
+    pub jwks: Option<JwksCache>,
+    /// Exact issuers the operator added, each with its own keys.
+    pub issuer_keys: Vec<(String, JwksCache)>,
     /// The operator's configuration, as the evaluator receives it.
     pub config_json: String,
     /// Where the component lives: loaded at start, watched, written on deploy.
@@ -47,6 +54,42 @@ pub struct ActiveEvaluator {
 }
 
 impl Provider {
+    /// The keys for tokens of `iss`, if this provider takes them: an exact
+    /// issuer the operator added, or one of the evaluator's patterns.
+    pub fn keys_for(&self, iss: &str) -> Option<&JwksCache> {
+        if let Some((_, keys)) = self.issuer_keys.iter().find(|(issuer, _)| issuer == iss) {
+            return Some(keys);
+        }
+        self.jwks
+            .as_ref()
+            .filter(|_| self.evaluator().evaluator.handles_issuer(iss))
+    }
+
+    /// Every key source of this provider.
+    pub fn key_caches(&self) -> impl Iterator<Item = &JwksCache> {
+        self.jwks
+            .iter()
+            .chain(self.issuer_keys.iter().map(|(_, keys)| keys))
+    }
+
+    /// The issuers this provider routes now, with `patterns` standing for
+    /// its evaluator's (the active one's, or a candidate version's).
+    pub fn routes_with(&self, patterns: &[String]) -> IssuerRoutes {
+        IssuerRoutes {
+            patterns: if self.jwks.is_some() {
+                patterns.to_vec()
+            } else {
+                Vec::new()
+            },
+            exact: self.issuer_keys.iter().map(|(i, _)| i.clone()).collect(),
+        }
+    }
+
+    /// The issuers this provider routes now.
+    pub fn routes(&self) -> IssuerRoutes {
+        self.routes_with(&self.evaluator().evaluator.info().issuers)
+    }
+
     /// The evaluator a request should use from start to finish.
     pub fn evaluator(&self) -> Arc<ActiveEvaluator> {
         self.active.load_full()

@@ -102,11 +102,11 @@ impl EvaluatorRegistry {
         self.providers.iter().find(|p| p.name == name).cloned()
     }
 
-    /// The provider whose evaluator declares an issuer pattern matching `iss`.
+    /// The provider that takes tokens of `iss` (admission makes it at most one).
     pub fn route(&self, iss: &str) -> Option<Arc<Provider>> {
         self.providers
             .iter()
-            .find(|p| p.evaluator().evaluator.handles_issuer(iss))
+            .find(|p| p.keys_for(iss).is_some())
             .cloned()
     }
 }
@@ -141,6 +141,9 @@ fn load_provider(
     let limits = settings.limit_overrides();
     let rules = AdmissionRules {
         provider: &provider,
+        evaluator_name: settings.evaluator_name(),
+        evaluator_issuers: settings.evaluator_issuers,
+        exact_issuers: settings.exact_issuers(),
         limits: &limits,
         cases: cases.as_ref(),
         config_json: &config_json,
@@ -153,16 +156,27 @@ fn load_provider(
                 source,
             }
         })?;
-    let source = match (&settings.jwks_url, &settings.discovery_url) {
-        (Some(url), _) => KeySource::Jwks(url.clone()),
-        (None, Some(url)) => KeySource::Discovery(url.clone()),
-        // Settings validation guarantees one of them.
-        (None, None) => KeySource::Jwks(String::new()),
+    let cache = |source| {
+        JwksCache::new(&provider, source, shared.min_refresh, shared.client.clone())
+            .with_max_age(shared.max_age)
     };
+    let jwks = settings
+        .evaluator_issuers
+        .then(|| key_source(&settings.jwks_url, &settings.discovery_url))
+        .flatten()
+        .map(cache);
+    let issuer_keys = settings
+        .issuers
+        .iter()
+        .filter_map(|i| {
+            key_source(&i.jwks_url, &i.discovery_url).map(|s| (i.issuer.clone(), cache(s)))
+        })
+        .collect();
     let clock_skew_seconds = accepted_skew(&config_json, shared.clock_skew_seconds);
     Ok(Provider {
-        jwks: JwksCache::new(&provider, source, shared.min_refresh, shared.client.clone())
-            .with_max_age(shared.max_age),
+        jwks,
+        issuer_keys,
+        evaluator_name: settings.evaluator_name().to_string(),
         config_json,
         active: ArcSwap::from_pointee(ActiveEvaluator {
             evaluator: Arc::new(evaluator),
@@ -179,6 +193,15 @@ fn load_provider(
         clock_skew_seconds,
         name: provider,
     })
+}
+
+/// Settings validation guarantees exactly one where one is needed.
+fn key_source(jwks_url: &Option<String>, discovery_url: &Option<String>) -> Option<KeySource> {
+    match (jwks_url, discovery_url) {
+        (Some(url), _) => Some(KeySource::Jwks(url.clone())),
+        (None, Some(url)) => Some(KeySource::Discovery(url.clone())),
+        (None, None) => None,
+    }
 }
 
 /// The skew the evaluator is handed (a provider's own, or the global one):

@@ -57,6 +57,8 @@ impl Actor {
             evaluator_digest: None,
             subject: Some(self.name.to_string()),
             client_addr: self.addr.clone(),
+            check: None,
+            near_misses: Vec::new(),
         }
     }
 }

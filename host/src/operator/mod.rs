@@ -58,7 +58,12 @@ pub struct EvaluatorStatus {
     pub name: String,
     pub version: String,
     pub digest: String,
+    /// The evaluator's issuer patterns this provider routes.
     pub issuers: Vec<String>,
+    /// Exact issuers the operator added.
+    pub exact_issuers: Vec<String>,
+    /// The evaluator's contract version (`0.1` or `0.2`).
+    pub contract: &'static str,
     pub active_since: SystemTime,
     pub previous_digest: Option<String>,
     pub jwks_fetches: u64,
@@ -124,14 +129,15 @@ impl OperatorService {
                     provider.name
                 ))
             })?;
-        let criteria = verdict
+        let checked = verdict
             .map_err(|message| OperatorError::Invalid(format!("invalid criteria: {message}")))?;
         let new = NewPolicy {
             username: request.username,
             provider: request.provider,
             owner: request.owner,
-            criteria,
+            criteria: checked.criteria,
             scopes: request.scopes,
+            index_keys: checked.index_keys,
         };
         let now = self.clock.now();
         let policy = self.store_call(move |s| s.create_policy(&new, now)).await?;
@@ -203,10 +209,12 @@ impl OperatorService {
                     name: info.name.clone(),
                     version: info.version.clone(),
                     digest: active.evaluator.digest().to_string(),
-                    issuers: info.issuers.clone(),
+                    issuers: p.routes().patterns,
+                    exact_issuers: p.routes().exact,
+                    contract: active.evaluator.contract().as_str(),
                     active_since: active.active_since,
                     previous_digest: p.previous_digest(),
-                    jwks_fetches: p.jwks.fetch_count(),
+                    jwks_fetches: p.key_caches().map(|k| k.fetch_count()).sum(),
                 }
             })
             .collect()
@@ -257,6 +265,7 @@ impl OperatorService {
                 Ok(deployed)
             }
             Ok(deployed) => {
+                self.index_policies(&deployed.provider).await;
                 self.record_action(self.evaluator_event(
                     actor,
                     AuditOutcome::EvaluatorDeployed,
@@ -284,6 +293,7 @@ impl OperatorService {
     ) -> Result<Deployed, OperatorError> {
         let registry = self.registry.clone();
         let deployed = run_blocking(move || registry.rollback(&provider)).await??;
+        self.index_policies(&deployed.provider).await;
         self.record_action(self.evaluator_event(
             actor,
             AuditOutcome::EvaluatorRolledBack,
@@ -291,6 +301,32 @@ impl OperatorService {
         ))
         .await;
         Ok(deployed)
+    }
+
+    /// Brings every provider's policy index up to its active evaluator (at
+    /// start-up). A failure is logged and retried at the next deploy or start.
+    pub async fn index_all_policies(&self) {
+        for provider in self.registry.providers() {
+            self.index_policies(&provider.name).await;
+        }
+    }
+
+    async fn index_policies(&self, name: &str) {
+        let Some(provider) = self.registry.get(name) else {
+            return;
+        };
+        let store = self.store.clone();
+        let result = run_blocking(move || {
+            crate::evaluators::indexing::reindex_if_needed(&provider, store.as_ref())
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(provider = %name, error = %e, "cannot index the provider's policies; tokens may miss them until the next deploy or restart")
+            }
+            Err(e) => tracing::error!(provider = %name, error = %e, "policy indexing task failed"),
+        }
     }
 
     pub async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, OperatorError> {

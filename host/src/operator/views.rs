@@ -47,6 +47,8 @@ pub fn evaluator(e: &EvaluatorStatus) -> Value {
         "version": e.version,
         "digest": sha256(&e.digest),
         "issuers": e.issuers,
+        "exact_issuers": e.exact_issuers,
+        "contract": e.contract,
         "active_since": rfc3339_time(e.active_since),
         "previous_digest": e.previous_digest.as_deref().map(sha256),
         "jwks_fetches": e.jwks_fetches,

@@ -3,22 +3,24 @@
 use std::sync::Arc;
 
 use trustpub_guest::issuer::IssuerPattern;
-use trustpub_guest::{Evaluation, Matched, ProviderInfo, Request};
+use trustpub_guest::types::{CheckedCriteria, ProviderInfo};
 use wasmtime::component::Component;
 use wasmtime::{Store, StoreLimitsBuilder};
 
-use super::bindings::{EvaluatorPre, wit};
 use super::cache::{CacheOutcome, Lookup};
+use super::contract::{self, Contract, Instance, Pre};
+use super::results;
 use super::sandbox::{SandboxState, SharedVerifier};
 use super::{EvalError, EvaluatorRuntime, LimitOverrides, LoadError, SandboxLimits};
-use crate::jose::jws::{KeyResolver, KeyVerifier, NoKeys};
+use crate::jose::jws::{KeyVerifier, NoKeys};
 
 /// A validated evaluator: compiled once, pre-linked, described by its own
 /// `info()`. Every call gets a fresh instance, so no state leaks between
 /// evaluations (one token can never influence another's verdict).
 pub struct LoadedEvaluator {
     runtime: EvaluatorRuntime,
-    pre: EvaluatorPre<SandboxState>,
+    pre: Pre,
+    contract: Contract,
     info: ProviderInfo,
     issuers: Vec<IssuerPattern>,
     digest: String,
@@ -55,23 +57,24 @@ impl LoadedEvaluator {
             _ => (compile()?, CacheOutcome::Disabled),
         };
         runtime.record_compile(cache_outcome);
-        check_contract_version(&component, runtime.engine())?;
+        let contract = contract::detect(&component, runtime.engine())?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
-        let pre =
-            EvaluatorPre::new(instance_pre).map_err(|e| LoadError::World(format!("{e:#}")))?;
+        let pre = Pre::new(contract, instance_pre)?;
         let runtime_limits = runtime.limits().clone();
         let mut loaded = Self {
             runtime,
             pre,
+            contract,
             info: ProviderInfo {
                 name: String::new(),
                 version: String::new(),
                 issuers: vec![],
                 criteria_schema: String::new(),
                 pins: vec![],
+                index_key: String::new(),
             },
             issuers: vec![],
             digest,
@@ -81,10 +84,28 @@ impl LoadedEvaluator {
         let mut sandbox = loaded
             .instantiate(loaded.no_keys())
             .map_err(LoadError::Info)?;
-        let info = sandbox
-            .instance
-            .call_info(&mut sandbox.store)
-            .map_err(|e| LoadError::Info(loaded.call_error(e)))?;
+        let info = match &sandbox.instance {
+            Instance::V0_2(i) => i
+                .trustpub_evaluator0_2_0_evaluator()
+                .call_info(&mut sandbox.store)
+                .map(|i| ProviderInfo {
+                    name: i.name,
+                    version: i.version,
+                    issuers: i.issuers,
+                    criteria_schema: i.criteria_schema,
+                    pins: i.pins,
+                    index_key: i.index_key,
+                }),
+            Instance::V0_1(i) => i.call_info(&mut sandbox.store).map(|i| ProviderInfo {
+                name: i.name,
+                version: i.version,
+                issuers: i.issuers,
+                criteria_schema: i.criteria_schema,
+                pins: i.pins,
+                index_key: String::new(),
+            }),
+        }
+        .map_err(|e| LoadError::Info(loaded.call_error(e)))?;
         drop(sandbox);
         loaded.info = loaded.check_info(info)?;
         loaded.issuers = loaded
@@ -117,9 +138,10 @@ impl LoadedEvaluator {
         Ok(loaded)
     }
 
-    fn check_info(&self, info: wit::ProviderInfo) -> Result<ProviderInfo, LoadError> {
+    fn check_info(&self, info: ProviderInfo) -> Result<ProviderInfo, LoadError> {
         let max = self.limits.max_result_bytes;
         let size = info.name.len()
+            + info.index_key.len()
             + info.pins.iter().map(String::len).sum::<usize>()
             + info.version.len()
             + info.criteria_schema.len()
@@ -143,13 +165,7 @@ impl LoadedEvaluator {
         if info.issuers.is_empty() {
             return Err(LoadError::BadInfo("it declares no issuers".into()));
         }
-        Ok(ProviderInfo {
-            name: info.name,
-            version: info.version,
-            issuers: info.issuers,
-            criteria_schema: info.criteria_schema,
-            pins: info.pins,
-        })
+        Ok(info)
     }
 
     /// Applies a provider's own limits to this evaluator (the memory cap
@@ -167,6 +183,15 @@ impl LoadedEvaluator {
         &self.info
     }
 
+    /// The contract version the component implements.
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
+    pub(super) fn max_result_bytes(&self) -> usize {
+        self.limits.max_result_bytes
+    }
+
     /// The sha256 of the component bytes, lowercase hex.
     pub fn digest(&self) -> &str {
         &self.digest
@@ -182,64 +207,13 @@ impl LoadedEvaluator {
         self.issuers.iter().any(|p| p.matches(iss))
     }
 
-    /// Runs `evaluate` in a fresh instance. `Err` means the evaluator
-    /// misbehaved; verdicts about the token are in the `Ok` value.
-    pub fn evaluate(
-        &self,
-        request: &Request,
-        keys: Arc<dyn KeyResolver>,
-    ) -> Result<Evaluation, EvalError> {
-        let verifier = Arc::new(KeyVerifier::new(keys, self.limits.max_token_bytes));
-        self.evaluate_with(request, verifier)
-    }
-
-    /// [`evaluate`](Self::evaluate) with any verifier behind the `verify-jws`
-    /// import (the benchmark compares with and without crypto).
-    pub fn evaluate_with(
-        &self,
-        request: &Request,
-        verifier: SharedVerifier,
-    ) -> Result<Evaluation, EvalError> {
-        let limit = self.limits.max_request_bytes;
-        let size = request.token.len()
-            + request.config.len()
-            + request
-                .policies
-                .iter()
-                .map(|p| {
-                    p.criteria.len()
-                        + p.pins.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-                        + 8
-                })
-                .sum::<usize>();
-        if size > limit {
-            return Err(EvalError::RequestTooLarge { size, limit });
-        }
-        let wit_request = wit::Request {
-            token: request.token.clone(),
-            policies: request
-                .policies
-                .iter()
-                .map(|p| wit::Policy {
-                    id: p.id,
-                    criteria: p.criteria.clone(),
-                    pins: p.pins.clone(),
-                })
-                .collect(),
-            config: request.config.clone(),
-            now: request.now,
-        };
-        let mut sandbox = self.instantiate(verifier)?;
-        let result = sandbox
-            .instance
-            .call_evaluate(&mut sandbox.store, &wit_request)
-            .map_err(|e| self.call_error(e))?;
-        self.check_result(request, result)
-    }
-
     /// Runs `check-criteria` in a fresh instance: `Ok(Err(message))` is the
-    /// evaluator's verdict that the criteria are invalid.
-    pub fn check_criteria(&self, criteria: &str) -> Result<Result<String, String>, EvalError> {
+    /// evaluator's verdict that the criteria are invalid. A 0.1 evaluator's
+    /// criteria have no index keys.
+    pub fn check_criteria(
+        &self,
+        criteria: &str,
+    ) -> Result<Result<CheckedCriteria, String>, EvalError> {
         if criteria.len() > self.limits.max_request_bytes {
             return Err(EvalError::RequestTooLarge {
                 size: criteria.len(),
@@ -247,20 +221,27 @@ impl LoadedEvaluator {
             });
         }
         let mut sandbox = self.instantiate(self.no_keys())?;
-        let result = sandbox
-            .instance
-            .call_check_criteria(&mut sandbox.store, criteria)
-            .map_err(|e| self.call_error(e))?;
-        let max = self.limits.max_result_bytes;
-        let len = match &result {
-            Ok(s) | Err(s) => s.len(),
-        };
-        if len > max {
-            return Err(EvalError::InvalidResult(format!(
-                "check-criteria returned {len} bytes, over the {max}-byte limit"
-            )));
+        let result = match &sandbox.instance {
+            Instance::V0_2(i) => i
+                .trustpub_evaluator0_2_0_evaluator()
+                .call_check_criteria(&mut sandbox.store, criteria)
+                .map(|r| {
+                    r.map(|c| CheckedCriteria {
+                        criteria: c.criteria,
+                        index_keys: c.index_keys,
+                    })
+                }),
+            Instance::V0_1(i) => i
+                .call_check_criteria(&mut sandbox.store, criteria)
+                .map(|r| {
+                    r.map(|criteria| CheckedCriteria {
+                        criteria,
+                        index_keys: Vec::new(),
+                    })
+                }),
         }
-        Ok(result)
+        .map_err(|e| self.call_error(e))?;
+        results::checked_criteria(self.contract, result, self.limits.max_result_bytes)
     }
 
     fn no_keys(&self) -> SharedVerifier {
@@ -272,7 +253,7 @@ impl LoadedEvaluator {
 
     /// A fresh instance in a store of its own, holding one of the runtime's
     /// sandbox slots until it is dropped.
-    fn instantiate(&self, verifier: SharedVerifier) -> Result<Sandbox, EvalError> {
+    pub(super) fn instantiate(&self, verifier: SharedVerifier) -> Result<Sandbox, EvalError> {
         let slot = self.runtime.slots().take();
         let limits = &self.limits;
         let state = SandboxState {
@@ -301,106 +282,15 @@ impl LoadedEvaluator {
         })
     }
 
-    fn call_error(&self, error: wasmtime::Error) -> EvalError {
+    pub(super) fn call_error(&self, error: wasmtime::Error) -> EvalError {
         EvalError::from_call(error, self.limits.timeout.as_millis())
-    }
-
-    /// A guest may only match a policy it was given, and its strings are bounded.
-    fn check_result(
-        &self,
-        request: &Request,
-        result: wit::Evaluation,
-    ) -> Result<Evaluation, EvalError> {
-        let max = self.limits.max_result_bytes;
-        let too_long = |what: &str, len: usize| {
-            EvalError::InvalidResult(format!("{what} is {len} bytes, over the {max}-byte limit"))
-        };
-        Ok(match result {
-            wit::Evaluation::BadToken(message) if message.len() > max => {
-                return Err(too_long("the bad-token message", message.len()));
-            }
-            wit::Evaluation::BadToken(message) => Evaluation::BadToken(message),
-            wit::Evaluation::Unauthorized => Evaluation::Unauthorized,
-            wit::Evaluation::Matched(m) => {
-                if !request.policies.iter().any(|p| p.id == m.policy_id) {
-                    return Err(EvalError::InvalidResult(format!(
-                        "it matched policy {} which it was not given",
-                        m.policy_id
-                    )));
-                }
-                let len = m.issuer.len()
-                    + m.token_id.len()
-                    + m.subject.len()
-                    + m.pins.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-                if len > max {
-                    return Err(too_long("the matched result", len));
-                }
-                if !self.handles_issuer(&m.issuer) {
-                    return Err(EvalError::InvalidResult(format!(
-                        "it matched for issuer '{}' which it does not declare",
-                        m.issuer
-                    )));
-                }
-                if m.token_id.trim().is_empty() {
-                    return Err(EvalError::InvalidResult(
-                        "the matched result has a blank token id".into(),
-                    ));
-                }
-                // Replay records are kept until this time: it must be storable.
-                if m.expires_at > trustpub_guest::claims::MAX_TIMESTAMP {
-                    return Err(EvalError::InvalidResult(format!(
-                        "the matched result expires at {}, after 9999-12-31",
-                        m.expires_at
-                    )));
-                }
-                Evaluation::Matched(Matched {
-                    policy_id: m.policy_id,
-                    issuer: m.issuer,
-                    token_id: m.token_id,
-                    subject: m.subject,
-                    expires_at: m.expires_at,
-                    pins: m.pins,
-                })
-            }
-        })
     }
 }
 
 /// One instance and its store. Fields drop in order: the store (and with it
 /// the instance's pool slot) goes before the runtime's slot is given back.
-struct Sandbox {
-    store: Store<SandboxState>,
-    instance: super::bindings::Evaluator,
+pub(super) struct Sandbox {
+    pub(super) store: Store<SandboxState>,
+    pub(super) instance: Instance,
     _slot: super::slots::Slot,
-}
-
-/// The contract this host implements (`wit/evaluator.wit`).
-pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 0);
-
-/// Refuses a component built against another version of the contract, even
-/// when its shapes happen to link: a version is a promise about meaning too.
-/// Compatible means semver-compatible: same major, and same minor while 0.x.
-fn check_contract_version(
-    component: &Component,
-    engine: &wasmtime::Engine,
-) -> Result<(), LoadError> {
-    let (major, minor, patch) = CONTRACT_VERSION;
-    for (name, _) in component.component_type().imports(engine) {
-        let Some(rest) = name.strip_prefix("trustpub:evaluator/") else {
-            continue;
-        };
-        let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
-        let parsed: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-        let compatible = match parsed.as_slice() {
-            [0, m, _] => major == 0 && *m == minor,
-            [m, _, _] => *m == major && major != 0,
-            _ => false,
-        };
-        if !compatible {
-            return Err(LoadError::World(format!(
-                "it imports {name}: built against trustpub:evaluator@{version}, but this host implements {major}.{minor}.{patch} (compatible: {major}.{minor}.x)"
-            )));
-        }
-    }
-    Ok(())
 }

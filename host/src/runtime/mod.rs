@@ -11,10 +11,14 @@
 mod bindings;
 mod cache;
 mod cache_trust;
+mod contract;
 mod error;
 mod evaluator;
 mod limits;
+mod outcome;
+mod results;
 mod sandbox;
+mod session;
 mod slots;
 
 use std::path::PathBuf;
@@ -27,11 +31,15 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use crate::digest::sha256_hex as component_digest;
 use cache::CompileCounters;
 pub use cache::{CacheOutcome, CompileStats, CompiledCache};
+pub use contract::{CONTRACT_VERSION, Contract};
 pub use error::{EvalError, LoadError};
-pub use evaluator::{CONTRACT_VERSION, LoadedEvaluator};
+pub use evaluator::LoadedEvaluator;
 pub use limits::{EPOCH_TICK, LimitOverrides, SandboxLimits};
+pub use outcome::{Evaluation, Match, Request, UNNAMED_CHECK};
+pub use results::{MAX_INDEX_KEY_BYTES, MAX_INDEX_KEYS};
 use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;
+pub use session::EvaluatorSession;
 use slots::SandboxSlots;
 
 /// Compiles evaluator components and runs them under [`SandboxLimits`].
@@ -79,7 +87,9 @@ impl EvaluatorRuntime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        bindings::Evaluator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+        bindings::v0_2::Evaluator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        bindings::v0_1::Evaluator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         // Without the ticker no deadline would ever fire: refuse to run then.
         spawn_epoch_ticker(&engine).map_err(|e| LoadError::Engine(format!("epoch ticker: {e}")))?;

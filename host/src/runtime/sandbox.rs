@@ -6,7 +6,7 @@ use std::sync::Arc;
 use trustpub_guest::SignatureVerifier;
 use wasmtime::StoreLimits;
 
-use super::bindings::trustpub::evaluator::{crypto, types};
+use super::bindings::{v0_1, v0_2};
 
 /// What the `verify-jws` import calls: normally a [`crate::jose::jws::KeyVerifier`].
 pub type SharedVerifier = Arc<dyn SignatureVerifier + Send + Sync>;
@@ -16,9 +16,18 @@ pub struct SandboxState {
     pub(crate) verifier: SharedVerifier,
 }
 
-impl types::Host for SandboxState {}
+// Both contract versions import the same `verify-jws`.
+impl v0_2::trustpub::evaluator0_2_0::types::Host for SandboxState {}
 
-impl crypto::Host for SandboxState {
+impl v0_2::trustpub::evaluator0_2_0::crypto::Host for SandboxState {
+    fn verify_jws(&mut self, token: String, issuer: String) -> Result<String, String> {
+        self.verifier.verify_jws(&token, &issuer)
+    }
+}
+
+impl v0_1::trustpub::evaluator::types::Host for SandboxState {}
+
+impl v0_1::trustpub::evaluator::crypto::Host for SandboxState {
     fn verify_jws(&mut self, token: String, issuer: String) -> Result<String, String> {
         self.verifier.verify_jws(&token, &issuer)
     }

@@ -97,8 +97,10 @@ impl From<ExchangeError> for ApiError {
         match e {
             ExchangeError::BadToken(_)
             | ExchangeError::Unauthorized
+            | ExchangeError::Ambiguous
             | ExchangeError::Replay
             | ExchangeError::RenewalRequired(_) => Self::unauthorized(e.to_string()),
+            ExchangeError::UsernameRequired(_) => Self::bad_request(e.to_string()),
             ExchangeError::EvaluatorFailed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }

@@ -167,12 +167,14 @@ pub async fn build_state_with_clock(
     for provider in registry.providers() {
         // An IdP that is down now must not stop the service: keys are fetched
         // again on the first token that names an unknown kid.
-        match provider.jwks.refresh().await {
-            Ok(()) => {
-                tracing::info!(provider = %provider.name, keys = provider.jwks.snapshot().len(), "signing keys loaded")
-            }
-            Err(e) => {
-                tracing::warn!(provider = %provider.name, error = %e, "cannot load signing keys yet")
+        for keys in provider.key_caches() {
+            match keys.refresh().await {
+                Ok(()) => {
+                    tracing::info!(provider = %provider.name, keys = keys.snapshot().len(), "signing keys loaded")
+                }
+                Err(e) => {
+                    tracing::warn!(provider = %provider.name, error = %e, "cannot load signing keys yet")
+                }
             }
         }
     }
@@ -208,6 +210,7 @@ pub async fn build_state_with_clock(
         }),
         client_ip_header: settings.client_ip_header.clone(),
     });
+    state.operator.index_all_policies().await;
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
     }
@@ -278,8 +281,10 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             loop {
                 tick.tick().await;
                 for provider in registry.providers() {
-                    if let Err(error) = provider.jwks.refresh().await {
-                        tracing::warn!(provider = %provider.name, %error, "scheduled JWKS refresh failed; keeping the previous keys until they are too old");
+                    for keys in provider.key_caches() {
+                        if let Err(error) = keys.refresh().await {
+                            tracing::warn!(provider = %provider.name, %error, "scheduled JWKS refresh failed; keeping the previous keys until they are too old");
+                        }
                     }
                 }
             }

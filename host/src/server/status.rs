@@ -20,7 +20,7 @@ pub async fn healthz(state: Arc<AppState>) -> Response {
         .registry
         .providers()
         .iter()
-        .map(|p| json!({"name": p.name, "digest": p.evaluator().evaluator.digest(), "keys": p.jwks.snapshot().len()}))
+        .map(|p| json!({"name": p.name, "digest": p.evaluator().evaluator.digest(), "keys": p.key_caches().map(|k| k.snapshot().len()).sum::<usize>()}))
         .collect();
     let status = if store_ok {
         StatusCode::OK
@@ -35,7 +35,7 @@ pub async fn healthz(state: Arc<AppState>) -> Response {
 pub fn metrics(state: Arc<AppState>) -> Response {
     let metrics = state.registry.metrics();
     for p in state.registry.providers() {
-        metrics.set_jwks_fetches(&p.name, p.jwks.fetch_count());
+        metrics.set_jwks_fetches(&p.name, p.key_caches().map(|k| k.fetch_count()).sum());
     }
     warp::reply::with_header(
         metrics.render(),

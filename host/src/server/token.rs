@@ -79,7 +79,9 @@ pub async fn exchange(
         ));
     }
     let (username, naming) = parse_body(&body)?;
-    state.limits.check_username(&username)?;
+    if let Some(username) = &username {
+        state.limits.check_username(username)?;
+    }
     let _in_flight = state.limits.enter()?;
 
     let minted = state
@@ -105,18 +107,23 @@ pub async fn exchange(
     Ok(no_store(warp::reply::json(&body).into_response()))
 }
 
-fn parse_body(body: &[u8]) -> Result<(String, Naming), ApiError> {
+/// The username is optional: without it the policies are found by the
+/// token's index key across all users.
+fn parse_body(body: &[u8]) -> Result<(Option<String>, Naming), ApiError> {
     let parsed: ExchangeBody = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("the request body is not a valid JSON object: {e}"))
     })?;
     let username = match parsed.username {
         Some(serde_json::Value::String(u)) if !u.trim().is_empty() => {
             crate::names::check_name("username", &u).map_err(ApiError::bad_request)?;
-            u
+            Some(u)
         }
-        Some(serde_json::Value::String(_)) | None => {
-            return Err(ApiError::bad_request("username is required"));
+        Some(serde_json::Value::String(_)) => {
+            return Err(ApiError::bad_request(
+                "username, when given, must not be empty (leave it out to be found by your token)",
+            ));
         }
+        None | Some(serde_json::Value::Null) => None,
         Some(_) => return Err(ApiError::bad_request("username must be a string")),
     };
     let (naming, value, expected) = match (parsed.token_type_camel, parsed.token_type) {

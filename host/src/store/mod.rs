@@ -9,6 +9,8 @@
 //! - only a key's SHA-256 hash is stored, never the key;
 //! - a committed exchange is durable before the call returns.
 
+mod policy_index;
+mod rows;
 mod sqlite;
 mod types;
 
@@ -51,6 +53,26 @@ pub trait Store: Send + Sync {
     /// One user's policies for one provider, oldest first (evaluation order).
     fn policies_for(&self, username: &str, provider: &str)
     -> Result<Vec<StoredPolicy>, StoreError>;
+    /// The policies of `provider` stored under any of `keys`, oldest first;
+    /// only `username`'s when given.
+    fn candidates(
+        &self,
+        provider: &str,
+        keys: &[String],
+        username: Option<&str>,
+    ) -> Result<Vec<StoredPolicy>, StoreError>;
+    /// Every policy of one provider as (id, criteria), for indexing.
+    fn provider_criteria(&self, provider: &str) -> Result<Vec<(u64, String)>, StoreError>;
+    /// The digest of the evaluator that computed the provider's index keys.
+    fn index_digest(&self, provider: &str) -> Result<Option<String>, StoreError>;
+    /// Replaces the index keys of the given policies of `provider` and
+    /// records `digest` as the evaluator that computed them, atomically.
+    fn reindex(
+        &self,
+        provider: &str,
+        digest: &str,
+        keys: &[(u64, Vec<String>)],
+    ) -> Result<(), StoreError>;
     /// Deletes the policy and revokes every key minted through it, in one
     /// transaction. Returns the number of keys revoked; `NotFound` if absent.
     fn delete_policy(&self, id: u64, now: u64) -> Result<u64, StoreError>;

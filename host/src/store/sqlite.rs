@@ -13,9 +13,14 @@ use std::time::Duration;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::policy_index;
+use super::rows::{
+    POLICY_COLUMNS, get_opt_u64, get_scopes, get_u64, load_pins, opt_i64, query_policies,
+    scopes_json, to_i64,
+};
 use super::{
-    ApiKeyRecord, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy, Scope, Store,
-    StoreError, StoredPolicy, User,
+    ApiKeyRecord, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit, NewPolicy,
+    Store, StoreError, StoredPolicy, User,
 };
 
 /// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.
@@ -23,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_audit_retention.sql"),
     include_str!("migrations/0003_token_id_retention.sql"),
+    include_str!("migrations/0004_policy_index.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,80 +112,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every u64 is stored as an SQLite INTEGER (i64).
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Database(format!("value {v} is too large to store")))
-}
-
-fn opt_i64(v: Option<u64>) -> Result<Option<i64>, StoreError> {
-    v.map(to_i64).transpose()
-}
-
-fn get_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
-    let v: i64 = row.get(idx)?;
-    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
-}
-
-fn get_opt_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
-    let v: Option<i64> = row.get(idx)?;
-    v.map(|v| u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)))
-        .transpose()
-}
-
-fn get_scopes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Scope>> {
-    let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
-}
-
-fn scopes_json(scopes: &[Scope]) -> Result<String, StoreError> {
-    serde_json::to_string(scopes)
-        .map_err(|e| StoreError::Database(format!("cannot encode scopes: {e}")))
-}
-
-const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
-     p.created_at, p.renewed_at, p.last_used_at FROM policies p JOIN users u ON u.id = p.user_id";
-
-fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
-    Ok(StoredPolicy {
-        id: get_u64(row, 0)?,
-        username: row.get(1)?,
-        provider: row.get(2)?,
-        owner: row.get(3)?,
-        criteria: row.get(4)?,
-        scopes: get_scopes(row, 5)?,
-        pins: Vec::new(),
-        created_at: get_u64(row, 6)?,
-        renewed_at: get_u64(row, 7)?,
-        last_used_at: get_opt_u64(row, 8)?,
-    })
-}
-
-fn load_pins(conn: &Connection, policy_id: i64) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT name, value FROM policy_pins WHERE policy_id = ?1 ORDER BY name")?;
-    let pins = stmt
-        .query_map([policy_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
-    Ok(pins)
-}
-
-/// Runs a policy query and fills in each policy's pins.
-fn query_policies(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<Vec<StoredPolicy>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut policies = stmt
-        .query_map(params, policy_row)?
-        .collect::<rusqlite::Result<Vec<StoredPolicy>>>()?;
-    for p in &mut policies {
-        p.pins = load_pins(conn, to_i64(p.id)?)?;
-    }
-    Ok(policies)
-}
-
 fn load_policy(conn: &Connection, id: u64) -> Result<Option<StoredPolicy>, StoreError> {
     let Ok(id) = i64::try_from(id) else {
         return Ok(None);
@@ -189,9 +121,17 @@ fn load_policy(conn: &Connection, id: u64) -> Result<Option<StoredPolicy>, Store
 }
 
 fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
+    let near_misses = if e.near_misses.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&e.near_misses)
+                .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))?,
+        )
+    };
     conn.prepare_cached(
         "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, \
-         client_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         client_addr, check_name, near_misses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         to_i64(e.at)?,
@@ -203,6 +143,8 @@ fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
         e.evaluator_digest,
         e.subject,
         e.client_addr,
+        e.check,
+        near_misses,
     ])?;
     Ok(())
 }
@@ -226,6 +168,13 @@ fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
         evaluator_digest: row.get(6)?,
         subject: row.get(7)?,
         client_addr: row.get(8)?,
+        check: row.get(9)?,
+        near_misses: match row.get::<_, Option<String>>(10)? {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<AuditNearMiss>>(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(10, Type::Text, Box::new(e))
+            })?,
+        },
     })
 }
 
@@ -305,6 +254,7 @@ impl Store for SqliteStore {
             params![user_id, policy.provider, policy.owner, policy.criteria, scopes, now_i],
         )?;
         let id = tx.last_insert_rowid();
+        policy_index::insert_keys(&tx, &policy.provider, id, &policy.index_keys)?;
         tx.commit()?;
         Ok(StoredPolicy {
             id: u64::try_from(id)
@@ -349,6 +299,39 @@ impl Store for SqliteStore {
             &format!("{POLICY_COLUMNS} WHERE u.username = ?1 AND p.provider = ?2 ORDER BY p.id"),
             [username, provider],
         )
+    }
+
+    fn candidates(
+        &self,
+        provider: &str,
+        keys: &[String],
+        username: Option<&str>,
+    ) -> Result<Vec<StoredPolicy>, StoreError> {
+        let conn = self.conn()?;
+        policy_index::candidates(&conn, provider, keys, username)
+    }
+
+    fn provider_criteria(&self, provider: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        let conn = self.conn()?;
+        policy_index::provider_criteria(&conn, provider)
+    }
+
+    fn index_digest(&self, provider: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        policy_index::index_digest(&conn, provider)
+    }
+
+    fn reindex(
+        &self,
+        provider: &str,
+        digest: &str,
+        keys: &[(u64, Vec<String>)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        policy_index::reindex(&tx, provider, digest, keys)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn delete_policy(&self, id: u64, now: u64) -> Result<u64, StoreError> {
@@ -542,8 +525,8 @@ impl Store for SqliteStore {
         kind: AuditKind,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        const COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, client_addr \
-             FROM audit_events";
+        const COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, client_addr, \
+             check_name, near_misses FROM audit_events";
         // The outcome names are our own constants, never client input.
         let actions: Vec<String> = AuditOutcome::ALL
             .iter()

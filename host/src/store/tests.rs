@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 
 use super::*;
-use crate::store::NewApiKey;
+use crate::store::{NewApiKey, Scope};
 
 fn temp_store() -> (tempfile::TempDir, String, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,6 +24,7 @@ fn new_policy(username: &str, provider: &str) -> NewPolicy {
             packages: "acme.*".to_string(),
             actions: vec!["push".to_string()],
         }],
+        index_keys: vec!["t1".to_string()],
     }
 }
 
@@ -38,6 +39,8 @@ fn audit(username: &str, at: u64, outcome: AuditOutcome) -> AuditEvent {
         evaluator_digest: None,
         subject: None,
         client_addr: Some("127.0.0.1".to_string()),
+        check: None,
+        near_misses: Vec::new(),
     }
 }
 
@@ -664,4 +667,106 @@ fn a_batch_of_audit_events_is_recorded_whole() {
         .map(|e| e.at)
         .collect();
     assert_eq!(at, vec![3, 2, 1]);
+}
+
+#[test]
+fn candidates_are_found_by_provider_and_index_key_across_users() {
+    let (_dir, _path, store) = temp_store();
+    store.create_user("alice", 1).unwrap();
+    store.create_user("bob", 1).unwrap();
+    let keyed = |user: &str, provider: &str, keys: &[&str]| NewPolicy {
+        index_keys: keys.iter().map(|k| k.to_string()).collect(),
+        ..new_policy(user, provider)
+    };
+    let a1 = store
+        .create_policy(&keyed("alice", "gh", &["acme/app"]), 2)
+        .unwrap()
+        .id;
+    let b1 = store
+        .create_policy(&keyed("bob", "gh", &["acme/app", "acme/lib"]), 3)
+        .unwrap()
+        .id;
+    let _other_provider = store
+        .create_policy(&keyed("bob", "gl", &["acme/app"]), 4)
+        .unwrap();
+    let _other_key = store
+        .create_policy(&keyed("alice", "gh", &["acme/web"]), 5)
+        .unwrap();
+    let ids = |v: Vec<StoredPolicy>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    let app = vec!["acme/app".to_string()];
+    assert_eq!(
+        ids(store.candidates("gh", &app, None).unwrap()),
+        vec![a1, b1]
+    );
+    assert_eq!(
+        ids(store.candidates("gh", &app, Some("BOB")).unwrap()),
+        vec![b1]
+    );
+    let both = vec!["acme/lib".to_string(), "acme/app".to_string()];
+    assert_eq!(
+        ids(store.candidates("gh", &both, None).unwrap()),
+        vec![a1, b1],
+        "each policy once"
+    );
+    assert!(store.candidates("gh", &[], None).unwrap().is_empty());
+    assert!(
+        store
+            .candidates("gh", &["nope".to_string()], None)
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting a policy drops its keys with it.
+    store.delete_policy(a1, 10).unwrap();
+    assert_eq!(ids(store.candidates("gh", &app, None).unwrap()), vec![b1]);
+}
+
+#[test]
+fn reindex_replaces_keys_and_records_the_evaluator() {
+    let (_dir, _path, store) = temp_store();
+    store.create_user("alice", 1).unwrap();
+    let id = store
+        .create_policy(&new_policy("alice", "entra-id"), 2)
+        .unwrap()
+        .id;
+    assert_eq!(store.index_digest("entra-id").unwrap(), None);
+    assert_eq!(
+        store.provider_criteria("entra-id").unwrap(),
+        vec![(id, r#"{"tenant":"t1"}"#.to_string())]
+    );
+    store
+        .reindex("entra-id", "sha256:new", &[(id, vec!["t2".to_string()])])
+        .unwrap();
+    assert_eq!(
+        store.index_digest("entra-id").unwrap().as_deref(),
+        Some("sha256:new")
+    );
+    assert!(
+        store
+            .candidates("entra-id", &["t1".to_string()], None)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .candidates("entra-id", &["t2".to_string()], None)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn audit_keeps_check_names_and_near_misses() {
+    let (_dir, _path, store) = temp_store();
+    let event = AuditEvent {
+        check: Some("audience".to_string()),
+        near_misses: vec![AuditNearMiss {
+            policy_id: 4,
+            reason: "workflow is build.yml, the policy wants release.yml".to_string(),
+        }],
+        ..audit("alice", 9, AuditOutcome::Unauthorized)
+    };
+    store.record_audit(&event).unwrap();
+    assert_eq!(store.list_audit(None, 1).unwrap(), vec![event]);
 }

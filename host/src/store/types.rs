@@ -26,6 +26,8 @@ pub struct NewPolicy {
     pub criteria: String,
     /// Empty: everything the owner may do.
     pub scopes: Vec<Scope>,
+    /// The keys the evaluator gave the criteria (none for a 0.1 evaluator).
+    pub index_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,6 +123,14 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exchanges => "exchanges",
+            Self::Actions => "actions",
+            Self::All => "all",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "exchanges" => Some(Self::Exchanges),
@@ -207,4 +217,15 @@ pub struct AuditEvent {
     /// The token's subject (verified), for matches.
     pub subject: Option<String>,
     pub client_addr: Option<String>,
+    /// For a bad token: the name of the check it failed.
+    pub check: Option<String>,
+    /// For an unauthorized attempt: why each candidate policy did not match.
+    pub near_misses: Vec<AuditNearMiss>,
+}
+
+/// Why one policy did not trust a token; never shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditNearMiss {
+    pub policy_id: u64,
+    pub reason: String,
 }

@@ -1,8 +1,9 @@
-//! One test per check: each token differs from a valid one in exactly one way.
+//! One test per check: each token differs from a valid one in exactly one
+//! way. Every exchange runs as the host runs it: validate, then match.
 
 use serde_json::{Value, json};
-use trustpub_guest::testing::{FakeVerifier, token};
-use trustpub_guest::{Evaluation, Evaluator, Policy, Request};
+use trustpub_guest::testing::{FakeVerifier, Outcome, candidate, exchange, token};
+use trustpub_guest::{Candidate, Evaluator};
 
 use crate::GitHubActions;
 
@@ -59,22 +60,12 @@ fn with(change: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
     )
 }
 
-fn policy(id: u64, criteria: Value) -> Policy {
-    Policy {
-        id,
-        criteria: criteria.to_string(),
-        pins: vec![],
-    }
+fn policy(id: u64, criteria: Value) -> Candidate {
+    candidate(id, &criteria, &[])
 }
 
-fn pinned(id: u64, criteria: Value, pins: &[(&str, &str)]) -> Policy {
-    Policy {
-        pins: pins
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        ..policy(id, criteria)
-    }
+fn pinned(id: u64, criteria: Value, pins: &[(&str, &str)]) -> Candidate {
+    candidate(id, &criteria, pins)
 }
 
 fn release() -> Value {
@@ -85,74 +76,68 @@ fn config() -> Value {
     json!({"audience": AUD, "clock_skew_seconds": 300})
 }
 
-fn evaluate_with(token: String, policies: Vec<Policy>, config: Value) -> Evaluation {
-    let request = Request {
-        token,
-        policies,
-        config: config.to_string(),
-        now: NOW,
-    };
-    GitHubActions::evaluate(&request, &FakeVerifier::new())
+fn evaluate_with(token: String, policies: Vec<Candidate>, config: Value) -> Outcome {
+    evaluate_verified(&FakeVerifier::new(), token, policies, config)
 }
 
-fn evaluate(token: String) -> Evaluation {
+fn evaluate_verified(
+    verifier: &FakeVerifier,
+    token: String,
+    policies: Vec<Candidate>,
+    config: Value,
+) -> Outcome {
+    exchange::<GitHubActions>(verifier, &token, &config.to_string(), NOW, &policies)
+}
+
+fn evaluate(token: String) -> Outcome {
     evaluate_with(token, vec![policy(1, release())], config())
 }
 
 /// The valid token against the given policies.
-fn evaluate_policies(policies: Vec<Policy>) -> Evaluation {
+fn evaluate_policies(policies: Vec<Candidate>) -> Outcome {
     evaluate_with(with(|_| {}), policies, config())
 }
 
 #[track_caller]
-fn assert_bad(result: Evaluation, needle: &str) {
-    match result {
-        Evaluation::BadToken(message) => {
-            assert!(
-                message.contains(needle),
-                "message {message:?} does not mention {needle:?}"
-            )
-        }
-        other => panic!("expected bad-token mentioning {needle:?}, got {other:?}"),
-    }
+fn assert_bad(result: Outcome, check: &str, needle: &str) {
+    result.assert_bad(check, needle);
 }
 
 #[track_caller]
-fn assert_matched(result: Evaluation, policy_id: u64) {
-    match result {
-        Evaluation::Matched(m) => assert_eq!(m.policy_id, policy_id),
-        other => panic!("expected a match of policy {policy_id}, got {other:?}"),
-    }
+fn assert_matched(result: Outcome, policy_id: u64) {
+    result.assert_matched(policy_id);
+}
+
+/// A valid token that no candidate trusts, with one near miss mentioning `needle`.
+#[track_caller]
+fn assert_unauthorized(result: Outcome, needle: &str) {
+    result.assert_near_miss(needle);
 }
 
 // --- a valid token ---
 
 #[test]
 fn valid_token_matches() {
-    match evaluate(with(|_| {})) {
-        Evaluation::Matched(m) => {
-            assert_eq!(m.policy_id, 1);
-            assert_eq!(m.issuer, ISS);
-            assert_eq!(m.token_id, "3fb4ff7d-3582-4a13-b419-5727d5d94efa");
-            assert_eq!(m.subject, "repo:contoso/app:environment:release");
-            assert_eq!(m.expires_at, NOW + 240);
-        }
-        other => panic!("expected matched, got {other:?}"),
-    }
+    let (facts, m) = evaluate(with(|_| {})).matched();
+    assert_eq!(m.policy_id, 1);
+    assert_eq!(facts.issuer, ISS);
+    assert_eq!(facts.token_id, "3fb4ff7d-3582-4a13-b419-5727d5d94efa");
+    assert_eq!(facts.subject, "repo:contoso/app:environment:release");
+    assert_eq!(facts.expires_at, NOW + 240);
+    assert_eq!(facts.accepted_until, NOW + 240 + 300);
+    assert_eq!(facts.lookup_keys, vec!["contoso/app"]);
 }
 
 #[test]
 fn returned_pins_are_the_tokens_ids() {
-    match evaluate(with(|_| {})) {
-        Evaluation::Matched(m) => assert_eq!(
-            m.pins,
-            vec![
-                ("repository_id".to_string(), REPO_ID.to_string()),
-                ("repository_owner_id".to_string(), OWNER_ID.to_string()),
-            ]
-        ),
-        other => panic!("expected matched, got {other:?}"),
-    }
+    let (_, m) = evaluate(with(|_| {})).matched();
+    assert_eq!(
+        m.pins,
+        vec![
+            ("repository_id".to_string(), REPO_ID.to_string()),
+            ("repository_owner_id".to_string(), OWNER_ID.to_string()),
+        ]
+    );
 }
 
 #[test]
@@ -173,13 +158,30 @@ fn first_matching_policy_wins_among_several() {
 
 #[test]
 fn zero_policies_is_unauthorized() {
-    assert_eq!(evaluate_policies(vec![]), Evaluation::Unauthorized);
+    assert!(evaluate_policies(vec![]).near_misses().is_empty());
 }
 
 #[test]
 fn token_is_validated_before_policies_even_with_none() {
     let bad = with(|c| c["aud"] = json!("https://other.example"));
-    assert_bad(evaluate_with(bad, vec![], config()), "aud");
+    assert_bad(evaluate_with(bad, vec![], config()), "audience", "aud");
+}
+
+#[test]
+fn lookup_key_is_the_lowercase_repository() {
+    let t = with(|c| {
+        c["repository"] = json!("CONTOSO/App");
+        c["repository_owner"] = json!("CONTOSO");
+    });
+    match evaluate(t) {
+        Outcome::Matched(facts, _) => assert_eq!(facts.lookup_keys, vec!["contoso/app"]),
+        other => panic!("expected matched, got {other:?}"),
+    }
+    let checked = GitHubActions::check_criteria(
+        &json!({"owner": "Contoso", "repository": "APP", "workflow": "release.yml"}).to_string(),
+    )
+    .expect("valid criteria");
+    assert_eq!(checked.index_keys, vec!["contoso/app"]);
 }
 
 // --- issuer ---
@@ -187,14 +189,10 @@ fn token_is_validated_before_policies_even_with_none() {
 #[test]
 fn wrong_issuer() {
     let verifier = FakeVerifier::new();
-    let request = Request {
-        token: with(|c| c["iss"] = json!("https://gitlab.com")),
-        policies: vec![policy(1, release())],
-        config: config().to_string(),
-        now: NOW,
-    };
+    let token = with(|c| c["iss"] = json!("https://gitlab.com"));
     assert_bad(
-        GitHubActions::evaluate(&request, &verifier),
+        evaluate_verified(&verifier, token, vec![policy(1, release())], config()),
+        "issuer",
         "the iss claim 'https://gitlab.com' is not a GitHub Actions issuer",
     );
     assert!(
@@ -209,6 +207,7 @@ fn lookalike_issuer() {
         evaluate(with(|c| {
             c["iss"] = json!("https://token.actions.githubusercontent.com.evil.example")
         })),
+        "issuer",
         "is not a GitHub Actions issuer",
     );
 }
@@ -216,14 +215,11 @@ fn lookalike_issuer() {
 #[test]
 fn enterprise_issuer_not_configured() {
     let verifier = FakeVerifier::new();
-    let request = Request {
-        token: with(|c| c["iss"] = json!(format!("{ISS}/contoso-corp"))),
-        policies: vec![policy(1, release())],
-        config: json!({"audience": AUD, "enterprise_slugs": ["fabrikam"]}).to_string(),
-        now: NOW,
-    };
+    let token = with(|c| c["iss"] = json!(format!("{ISS}/contoso-corp")));
+    let config = json!({"audience": AUD, "enterprise_slugs": ["fabrikam"]});
     assert_bad(
-        GitHubActions::evaluate(&request, &verifier),
+        evaluate_verified(&verifier, token, vec![policy(1, release())], config),
+        "issuer",
         "enterprise issuer of 'contoso-corp', which is not configured",
     );
     assert!(
@@ -236,16 +232,11 @@ fn enterprise_issuer_not_configured() {
 fn configured_enterprise_issuer_matches() {
     let enterprise_iss = format!("{ISS}/contoso-corp");
     let verifier = FakeVerifier::new();
-    let request = Request {
-        token: with(|c| c["iss"] = json!(enterprise_iss)),
-        policies: vec![policy(1, release())],
-        config: json!({"audience": AUD, "enterprise_slugs": ["contoso-corp"]}).to_string(),
-        now: NOW,
-    };
-    match GitHubActions::evaluate(&request, &verifier) {
-        Evaluation::Matched(m) => assert_eq!(m.issuer, enterprise_iss),
-        other => panic!("expected matched, got {other:?}"),
-    }
+    let token = with(|c| c["iss"] = json!(enterprise_iss));
+    let config = json!({"audience": AUD, "enterprise_slugs": ["contoso-corp"]});
+    let (facts, _) =
+        evaluate_verified(&verifier, token, vec![policy(1, release())], config).matched();
+    assert_eq!(facts.issuer, enterprise_iss);
     assert_eq!(
         verifier.calls(),
         vec![enterprise_iss],
@@ -254,11 +245,20 @@ fn configured_enterprise_issuer_matches() {
 }
 
 #[test]
+fn enterprise_issuer_listed_in_the_standard_issuers_matches() {
+    let enterprise_iss = format!("{ISS}/contoso-corp");
+    let token = with(|c| c["iss"] = json!(enterprise_iss));
+    let config = json!({"audience": AUD, "issuers": [enterprise_iss]});
+    assert_matched(evaluate_with(token, vec![policy(1, release())], config), 1);
+}
+
+#[test]
 fn missing_issuer() {
     assert_bad(
         evaluate(with(|c| {
             c.remove("iss");
         })),
+        "issuer",
         "no iss claim",
     );
 }
@@ -269,14 +269,15 @@ fn missing_issuer() {
 fn bad_signature() {
     let t = with(|_| {});
     let tampered = format!("{}xyz", &t[..t.rfind('.').expect("dot") + 1]);
-    assert_bad(evaluate(tampered), "signature is not valid");
+    assert_bad(evaluate(tampered), "signature", "signature is not valid");
 }
 
 #[test]
 fn malformed_token() {
-    assert_bad(evaluate("only.two".into()), "not a JWT");
+    assert_bad(evaluate("only.two".into()), "malformed", "not a JWT");
     assert_bad(
         evaluate("%%%.e30.c2ln".into()),
+        "malformed",
         "header is not valid base64url",
     );
 }
@@ -287,6 +288,7 @@ fn malformed_token() {
 fn wrong_audience() {
     assert_bad(
         evaluate(with(|c| c["aud"] = json!("https://github.com/contoso"))),
+        "audience",
         "the aud claim 'https://github.com/contoso' is not the configured audience",
     );
 }
@@ -295,6 +297,7 @@ fn wrong_audience() {
 fn several_audiences() {
     assert_bad(
         evaluate(with(|c| c["aud"] = json!([AUD, "sts.amazonaws.com"]))),
+        "audience",
         "exactly one",
     );
 }
@@ -307,6 +310,7 @@ fn expired() {
         evaluate(with(|c| {
             c.insert("exp".into(), json!(NOW - 301));
         })),
+        "lifetime",
         "the token expired",
     );
 }
@@ -317,6 +321,7 @@ fn not_yet_valid() {
         evaluate(with(|c| {
             c.insert("nbf".into(), json!(NOW + 301));
         })),
+        "lifetime",
         "not valid yet",
     );
 }
@@ -325,6 +330,7 @@ fn not_yet_valid() {
 fn issued_in_the_future() {
     assert_bad(
         evaluate(with(|c| c["iat"] = json!(NOW + 301))),
+        "lifetime",
         "issued in the future",
     );
 }
@@ -335,6 +341,7 @@ fn missing_iat() {
         evaluate(with(|c| {
             c.remove("iat");
         })),
+        "lifetime",
         "no iat claim",
     );
 }
@@ -350,6 +357,7 @@ fn configured_skew_is_used() {
             vec![policy(1, release())],
             config,
         ),
+        "lifetime",
         "the token expired",
     );
 }
@@ -362,6 +370,7 @@ fn missing_jti() {
         evaluate(with(|c| {
             c.remove("jti");
         })),
+        "token-id",
         "no jti claim",
     );
 }
@@ -372,6 +381,7 @@ fn blank_jti() {
         evaluate(with(|c| {
             c.insert("jti".into(), json!(""));
         })),
+        "token-id",
         "jti claim (the token id) is blank",
     );
 }
@@ -382,6 +392,7 @@ fn nbf_past_year_9999() {
         evaluate(with(|c| {
             c.insert("nbf".into(), json!(u64::MAX));
         })),
+        "lifetime",
         "nbf claim 18446744073709551615 is out of range",
     );
 }
@@ -392,6 +403,7 @@ fn missing_repository_id() {
         evaluate(with(|c| {
             c.remove("repository_id");
         })),
+        "claims",
         "no repository_id claim",
     );
 }
@@ -400,7 +412,17 @@ fn missing_repository_id() {
 fn numeric_repository_owner_id() {
     assert_bad(
         evaluate(with(|c| c["repository_owner_id"] = json!(4412021))),
+        "claims",
         "the repository_owner_id claim is not a string",
+    );
+}
+
+#[test]
+fn repository_id_not_decimal() {
+    assert_bad(
+        evaluate(with(|c| c["repository_id"] = json!("R_kgDO"))),
+        "claims",
+        "the repository_id claim 'R_kgDO' is not a decimal id",
     );
 }
 
@@ -410,6 +432,7 @@ fn missing_job_workflow_ref() {
         evaluate(with(|c| {
             c.remove("job_workflow_ref");
         })),
+        "claims",
         "no job_workflow_ref claim",
     );
 }
@@ -418,6 +441,7 @@ fn missing_job_workflow_ref() {
 fn repository_not_under_its_owner() {
     assert_bad(
         evaluate(with(|c| c["repository"] = json!("fabrikam/app"))),
+        "repository",
         "the repository claim 'fabrikam/app' is not 'contoso/<name>'",
     );
 }
@@ -426,23 +450,23 @@ fn repository_not_under_its_owner() {
 
 #[test]
 fn wrong_owner() {
-    assert_eq!(
+    assert_unauthorized(
         evaluate_policies(vec![policy(
             1,
-            json!({"owner": "fabrikam", "repository": "app", "workflow": "release.yml"})
+            json!({"owner": "fabrikam", "repository": "app", "workflow": "release.yml"}),
         )]),
-        Evaluation::Unauthorized
+        "repository is contoso/app, the policy wants fabrikam/app",
     );
 }
 
 #[test]
 fn wrong_repository() {
-    assert_eq!(
+    assert_unauthorized(
         evaluate_policies(vec![policy(
             1,
-            json!({"owner": "contoso", "repository": "app2", "workflow": "release.yml"})
+            json!({"owner": "contoso", "repository": "app2", "workflow": "release.yml"}),
         )]),
-        Evaluation::Unauthorized
+        "the policy wants contoso/app2",
     );
 }
 
@@ -469,23 +493,23 @@ fn owner_and_repository_match_case_insensitively() {
 
 #[test]
 fn wrong_workflow() {
-    assert_eq!(
+    assert_unauthorized(
         evaluate_policies(vec![policy(
             1,
-            json!({"owner": "contoso", "repository": "app", "workflow": "ci.yml"})
+            json!({"owner": "contoso", "repository": "app", "workflow": "ci.yml"}),
         )]),
-        Evaluation::Unauthorized
+        "workflow is release.yml, the policy wants ci.yml",
     );
 }
 
 #[test]
 fn workflow_file_name_is_case_sensitive() {
-    assert_eq!(
+    assert_unauthorized(
         evaluate_policies(vec![policy(
             1,
-            json!({"owner": "contoso", "repository": "app", "workflow": "Release.yml"})
+            json!({"owner": "contoso", "repository": "app", "workflow": "Release.yml"}),
         )]),
-        Evaluation::Unauthorized
+        "the policy wants Release.yml",
     );
 }
 
@@ -496,7 +520,7 @@ fn same_workflow_file_name_in_another_repository() {
     let t = with(|c| {
         c["job_workflow_ref"] = json!("evil/other/.github/workflows/release.yml@refs/heads/main")
     });
-    assert_eq!(evaluate(t), Evaluation::Unauthorized);
+    assert_unauthorized(evaluate(t), "not a workflow file of contoso/app");
 }
 
 #[test]
@@ -505,7 +529,7 @@ fn workflow_file_whose_name_extends_the_expected_one() {
         c["job_workflow_ref"] =
             json!("contoso/app/.github/workflows/release.yml@x.yml@refs/tags/v1.2.0")
     });
-    assert_eq!(evaluate(t), Evaluation::Unauthorized);
+    assert_unauthorized(evaluate(t), "workflow is release.yml@x.yml");
 }
 
 #[test]
@@ -531,7 +555,7 @@ fn reusable_workflow_of_the_same_repository_at_a_sha() {
 #[test]
 fn environment_required_but_missing() {
     let criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml", "environment": "release"});
-    assert_eq!(
+    assert_unauthorized(
         evaluate_with(
             with(|c| {
                 c.remove("environment");
@@ -539,16 +563,16 @@ fn environment_required_but_missing() {
             vec![policy(1, criteria)],
             config(),
         ),
-        Evaluation::Unauthorized
+        "environment is unset, the policy wants release",
     );
 }
 
 #[test]
 fn environment_wrong() {
     let criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml", "environment": "production"});
-    assert_eq!(
+    assert_unauthorized(
         evaluate_policies(vec![policy(1, criteria)]),
-        Evaluation::Unauthorized
+        "environment is release, the policy wants production",
     );
 }
 
@@ -580,7 +604,10 @@ fn pinned_repository_id_mismatch() {
         release(),
         &[("repository_id", "111"), ("repository_owner_id", OWNER_ID)],
     )];
-    assert_eq!(evaluate_policies(policies), Evaluation::Unauthorized);
+    assert_unauthorized(
+        evaluate_policies(policies),
+        "repository_id is 678901234, the policy is pinned to 111",
+    );
 }
 
 #[test]
@@ -590,7 +617,10 @@ fn pinned_repository_owner_id_mismatch() {
         release(),
         &[("repository_id", REPO_ID), ("repository_owner_id", "222")],
     )];
-    assert_eq!(evaluate_policies(policies), Evaluation::Unauthorized);
+    assert_unauthorized(
+        evaluate_policies(policies),
+        "repository_owner_id is 4412021, the policy is pinned to 222",
+    );
 }
 
 #[test]
@@ -609,7 +639,14 @@ fn pins_match() {
 #[test]
 fn unknown_pin_fails_closed() {
     let policies = vec![pinned(1, release(), &[("actor_id", "583231")])];
-    assert_eq!(evaluate_policies(policies), Evaluation::Unauthorized);
+    assert_unauthorized(evaluate_policies(policies), "actor_id");
+}
+
+#[test]
+fn pins_are_checked_before_the_criteria() {
+    let criteria = json!({"owner": "contoso", "repository": "app", "workflow": "ci.yml"});
+    let policies = vec![pinned(1, criteria, &[("repository_id", "111")])];
+    assert_unauthorized(evaluate_policies(policies), "pinned to 111");
 }
 
 // --- configuration ---
@@ -618,6 +655,7 @@ fn unknown_pin_fails_closed() {
 fn invalid_provider_config_fails_closed() {
     assert_bad(
         evaluate_with(with(|_| {}), vec![policy(1, release())], json!({})),
+        "config",
         "configuration is invalid",
     );
     assert_bad(
@@ -626,6 +664,7 @@ fn invalid_provider_config_fails_closed() {
             vec![policy(1, release())],
             json!({"audience": AUD, "enterprise_slugs": ["a/b"]}),
         ),
+        "config",
         "enterprise_slugs",
     );
 }
@@ -640,14 +679,15 @@ fn criteria_are_normalized() {
     )
     .expect("valid criteria");
     assert_eq!(
-        serde_json::from_str::<Value>(&normalized).expect("JSON"),
+        serde_json::from_str::<Value>(&normalized.criteria).expect("JSON"),
         json!({"owner": "contoso", "repository": "my.app_2", "workflow": "Release.yaml", "environment": "pypi"})
     );
+    assert_eq!(normalized.index_keys, vec!["contoso/my.app_2"]);
     let without_environment =
         GitHubActions::check_criteria(&release().to_string()).expect("valid criteria");
-    assert!(!without_environment.contains("environment"));
+    assert!(!without_environment.criteria.contains("environment"));
     assert_eq!(
-        GitHubActions::check_criteria(&without_environment).as_ref(),
+        GitHubActions::check_criteria(&without_environment.criteria).as_ref(),
         Ok(&without_environment),
         "normalizing is idempotent"
     );
@@ -709,7 +749,11 @@ fn unparsable_criteria_never_match() {
         ),
         policy(2, release()),
     ];
-    assert_matched(evaluate_policies(policies), 2);
+    assert_matched(evaluate_policies(policies.clone()), 2);
+    assert_unauthorized(
+        evaluate_policies(policies[..1].to_vec()),
+        "the policy's criteria do not parse",
+    );
 }
 
 #[test]
@@ -724,5 +768,20 @@ fn info_declares_issuers_and_pins() {
         ]
     );
     assert_eq!(info.pins, vec!["repository_owner_id", "repository_id"]);
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert!(!info.index_key.is_empty());
     serde_json::from_str::<Value>(&info.criteria_schema).expect("schema is JSON");
+}
+
+#[test]
+fn case_tables_pass_natively() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+    let report =
+        trustpub_guest::cases::run_native_dir::<GitHubActions>(&dir).expect("case files load");
+    assert!(
+        report.failures.is_empty(),
+        "failures:\n{}",
+        report.failures.join("\n")
+    );
+    assert!(report.passed >= 40, "only {} cases", report.passed);
 }

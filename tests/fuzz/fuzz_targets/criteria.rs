@@ -1,6 +1,7 @@
 //! Criteria parsing of the shipped evaluators: arbitrary JSON never panics,
 //! and what is accepted comes back normalized — checking the normalized
-//! form again gives the same form.
+//! form again gives the same form and the same index keys, of which there is
+//! at least one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,10 +10,11 @@ use trustpub_github_actions::GitHubActions;
 use trustpub_guest::Evaluator;
 
 fn idempotent<E: Evaluator>(criteria: &str) {
-    if let Ok(normalized) = E::check_criteria(criteria) {
+    if let Ok(checked) = E::check_criteria(criteria) {
+        assert!(!checked.index_keys.is_empty(), "no index key for {criteria:?}");
         assert_eq!(
-            E::check_criteria(&normalized).as_deref(),
-            Ok(normalized.as_str()),
+            E::check_criteria(&checked.criteria),
+            Ok(checked.clone()),
             "normalizing {criteria:?} twice differs"
         );
     }

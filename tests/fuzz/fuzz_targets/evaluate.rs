@@ -1,7 +1,9 @@
 //! The shipped evaluators' validation and matching on arbitrary tokens, with
 //! a verifier that vouches for any payload (as if the IdP had signed it):
-//! every claim check runs on hostile values. Nothing may panic, and a match
-//! may only name a policy it was given, for an issuer it declares.
+//! every claim check runs on hostile values. Nothing may panic; a valid
+//! token has an issuer the evaluator declares, a token id and a lookup key,
+//! and is accepted until at least its expiry; a match may only name a policy
+//! it was given.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +11,7 @@ use trustpub_entra_id::EntraId;
 use trustpub_github_actions::GitHubActions;
 use trustpub_guest::issuer::IssuerPattern;
 use trustpub_guest::jwt::decode_object;
-use trustpub_guest::{Evaluation, Evaluator, Policy, Request, SignatureVerifier};
+use trustpub_guest::{Candidate, Evaluator, MatchResult, Session, SignatureVerifier, Validation};
 
 /// Says every signature is valid and returns the token's own payload.
 struct VouchesForAnything;
@@ -22,25 +24,27 @@ impl SignatureVerifier for VouchesForAnything {
     }
 }
 
-fn run<E: Evaluator>(token: &str, policies: Vec<Policy>, config: &str) {
-    let ids: Vec<u64> = policies.iter().map(|p| p.id).collect();
-    let request = Request {
-        token: token.to_string(),
-        policies,
-        config: config.to_string(),
-        now: 1_800_000_000,
+fn run<E: Evaluator>(token: &str, candidates: Vec<Candidate>, config: &str) {
+    let ids: Vec<u64> = candidates.iter().map(|p| p.id).collect();
+    let mut session = Session::<E>::new();
+    let Validation::Valid(facts) =
+        session.validate(token, config, 1_800_000_000, &VouchesForAnything)
+    else {
+        return;
     };
-    if let Evaluation::Matched(m) = E::evaluate(&request, &VouchesForAnything) {
+    assert!(
+        E::info()
+            .issuers
+            .iter()
+            .any(|p| IssuerPattern::parse(p).is_ok_and(|p| p.matches(&facts.issuer))),
+        "valid for an undeclared issuer {}",
+        facts.issuer
+    );
+    assert!(!facts.token_id.trim().is_empty());
+    assert!(!facts.lookup_keys.is_empty());
+    assert!(facts.accepted_until >= facts.expires_at);
+    if let MatchResult::Matched(m) = session.match_candidates(&candidates) {
         assert!(ids.contains(&m.policy_id), "matched a policy it was not given");
-        assert!(
-            E::info()
-                .issuers
-                .iter()
-                .any(|p| IssuerPattern::parse(p).is_ok_and(|p| p.matches(&m.issuer))),
-            "matched for an undeclared issuer {}",
-            m.issuer
-        );
-        assert!(!m.token_id.trim().is_empty());
     }
 }
 
@@ -50,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     };
     // The token, then optionally one policy's criteria on the next line.
     let (token, criteria) = text.split_once('\n').unwrap_or((text, "{}"));
-    let policy = |criteria: &str| Policy {
+    let policy = |criteria: &str| Candidate {
         id: 7,
         criteria: criteria.to_string(),
         pins: Vec::new(),

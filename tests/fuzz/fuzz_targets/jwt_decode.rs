@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = claims.audiences();
-    let _ = claims.require_single_audience("api://AzureADTokenExchange");
+    let _ = claims.require_audience(&["api://AzureADTokenExchange".to_string()], true);
     if let Ok(id) = claims.token_id(&["uti", "jti"]) {
         assert!(!id.trim().is_empty(), "a blank token id was accepted");
     }

@@ -130,7 +130,18 @@ fn unauthorized_when_no_policy_matches() {
             .to_string(),
     );
     let (code, verdict, _) = case.eval(&component("entra-id"), &case.token(), None);
-    assert_eq!((code, verdict), (1, json!({"result": "unauthorized"})));
+    assert_eq!(code, 1, "{verdict}");
+    assert_eq!(verdict["result"], "unauthorized", "{verdict}");
+    // The near miss says why policy 1 did not match (for the author, here).
+    let misses = verdict["near_misses"].as_array().expect("near misses");
+    assert_eq!(misses.len(), 1, "{verdict}");
+    assert_eq!(misses[0]["policy_id"], 1);
+    assert!(
+        misses[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("99999999-7e21-4c8e-9f6d-1b2a3c4d5e6f")),
+        "{verdict}"
+    );
 }
 
 #[test]

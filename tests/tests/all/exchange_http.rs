@@ -107,10 +107,10 @@ async fn client_mistakes_get_json_errors_with_the_documented_status() {
             400,
         ),
         (
-            "missing username",
+            "blank username",
             post()
                 .bearer_auth(&token)
-                .json(&json!({"tokenType": "ApiKey"})),
+                .json(&json!({"username": " ", "tokenType": "ApiKey"})),
             400,
         ),
         (

@@ -60,10 +60,14 @@ fn load_hostile(runtime: &EvaluatorRuntime, name: &str) -> LoadedEvaluator {
     evaluator
 }
 
-/// A request the hostile guests never get far enough to look at.
+/// A request the hostile guests never get far enough to look at; its
+/// token names wrong-policy's issuer, so that guest's claimed facts pass and
+/// its match is what the host must refuse.
 fn hostile_request() -> Request {
+    let claims =
+        json!({"iss": "https://hostile.example/wrong-policy", "jti": "x", "exp": NOW + 60});
     Request {
-        token: "a.b.c".into(),
+        token: idp().idp.mint(&claims).expect("mint"),
         policies: vec![
             Policy {
                 id: 1,
@@ -101,7 +105,7 @@ fn assert_entra_id_still_works(runtime: &EvaluatorRuntime) {
         token: idp().idp.mint(&claims).expect("mint"),
         policies: vec![Policy {
             id: 7,
-            criteria,
+            criteria: criteria.criteria,
             pins: vec![],
         }],
         config: json!({"audience": AUD}).to_string(),
@@ -110,7 +114,7 @@ fn assert_entra_id_still_works(runtime: &EvaluatorRuntime) {
     match evaluator.evaluate(&request, idp().keys.clone()) {
         Ok(Evaluation::Matched(m)) => {
             assert_eq!(m.policy_id, 7);
-            assert_eq!(m.token_id, "uti-hostile");
+            assert_eq!(m.facts.token_id, "uti-hostile");
         }
         other => panic!("entra-id after a hostile guest: expected matched, got {other:?}"),
     }
@@ -126,7 +130,10 @@ fn endless_loop_times_out() {
     }
     // Every call gets a fresh instance with a fresh deadline.
     assert_eq!(
-        evaluator.check_criteria("{}").expect("no trap"),
+        evaluator
+            .check_criteria("{}")
+            .expect("no trap")
+            .map(|c| c.criteria),
         Ok("{}".to_string())
     );
     assert!(matches!(

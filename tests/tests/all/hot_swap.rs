@@ -317,15 +317,7 @@ async fn swaps_under_load_fail_no_request() {
             "unknown digest {digest}"
         );
     }
-    let metrics = svc
-        .http
-        .get(svc.url("/metrics"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(metrics.contains(r#"trustpub_evaluator_deploys_total{provider="entra-id",origin="file",result="activated"}"#), "{metrics}");
 }
 
@@ -347,6 +339,9 @@ async fn hostile_guests_are_contained_and_the_server_keeps_serving() {
         .collect();
     let (svc, _) = start(dir.path(), &idp, &hostile);
     svc.user_with_policy("contoso", OID).await;
+    // A candidate for wrong-policy's `match-candidates` to lie about.
+    svc.policy("contoso", "hostile-wrong-policy", json!({}))
+        .await;
     for name in ["loop", "memory", "trap", "wrong-policy"] {
         let token = idp
             .mint(
@@ -364,15 +359,7 @@ async fn hostile_guests_are_contained_and_the_server_keeps_serving() {
         let (status, body, _) = svc.exchange(&entra_token(&idp, OID), "contoso").await;
         assert_eq!(status, 200, "after hostile-{name}: {body}");
     }
-    let metrics = svc
-        .http
-        .get(svc.url("/metrics"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains(r#"trustpub_evaluator_failures_total{provider="hostile-loop"} 1"#),
         "{metrics}"

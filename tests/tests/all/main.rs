@@ -3,6 +3,8 @@
 //! loopback. One binary links trustpub and wasmtime once instead of once per
 //! area, which is most of a clean build's link time.
 
+mod case_tables;
+mod contract_versions;
 mod corpus;
 mod durability;
 mod entra_id_component;

@@ -1,13 +1,18 @@
-//! A hostile evaluator: a valid `info()`, but `evaluate` allocates 1 MiB
+//! A hostile evaluator: a valid `info()`, but `validate` allocates 1 MiB
 //! after 1 MiB forever. The host's memory cap must trap it.
 
-use trustpub_guest::{Evaluation, Evaluator, ProviderInfo, Request, SignatureVerifier};
+use trustpub_guest::{
+    Candidate, CheckedCriteria, Evaluator, MatchResult, ProviderInfo, Rejection, SignatureVerifier,
+    TokenFacts,
+};
 
 pub struct Memory;
 
 const CHUNK: usize = 1 << 20;
 
 impl Evaluator for Memory {
+    type Token = ();
+
     fn info() -> ProviderInfo {
         ProviderInfo {
             name: "hostile-memory".into(),
@@ -15,14 +20,23 @@ impl Evaluator for Memory {
             issuers: vec!["https://hostile.example/memory".into()],
             criteria_schema: "{}".into(),
             pins: Vec::new(),
+            index_key: "anything".into(),
         }
     }
 
-    fn check_criteria(criteria: &str) -> Result<String, String> {
-        Ok(criteria.to_string())
+    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String> {
+        Ok(CheckedCriteria {
+            criteria: criteria.to_string(),
+            index_keys: vec!["hostile".into()],
+        })
     }
 
-    fn evaluate(_request: &Request, _verifier: &dyn SignatureVerifier) -> Evaluation {
+    fn validate(
+        _token: &str,
+        _config: &str,
+        _now: u64,
+        _verifier: &dyn SignatureVerifier,
+    ) -> Result<(TokenFacts, ()), Rejection> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         // black_box keeps every chunk observably alive, so no allocation is elided.
         loop {
@@ -31,6 +45,10 @@ impl Evaluator for Memory {
             hoard.push(chunk);
             std::hint::black_box(&mut hoard);
         }
+    }
+
+    fn match_candidates(_token: &(), _candidates: &[Candidate]) -> MatchResult {
+        MatchResult::Unauthorized(Vec::new())
     }
 }
 

@@ -1,11 +1,16 @@
-//! A hostile evaluator: a valid `info()`, but `evaluate` panics. The wasm
+//! A hostile evaluator: a valid `info()`, but `validate` panics. The wasm
 //! profile aborts on panic, so the component traps (`unreachable`).
 
-use trustpub_guest::{Evaluation, Evaluator, ProviderInfo, Request, SignatureVerifier};
+use trustpub_guest::{
+    Candidate, CheckedCriteria, Evaluator, MatchResult, ProviderInfo, Rejection, SignatureVerifier,
+    TokenFacts,
+};
 
 pub struct Trap;
 
 impl Evaluator for Trap {
+    type Token = ();
+
     fn info() -> ProviderInfo {
         ProviderInfo {
             name: "hostile-trap".into(),
@@ -13,18 +18,31 @@ impl Evaluator for Trap {
             issuers: vec!["https://hostile.example/trap".into()],
             criteria_schema: "{}".into(),
             pins: Vec::new(),
+            index_key: "anything".into(),
         }
     }
 
-    fn check_criteria(criteria: &str) -> Result<String, String> {
-        Ok(criteria.to_string())
+    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String> {
+        Ok(CheckedCriteria {
+            criteria: criteria.to_string(),
+            index_keys: vec!["hostile".into()],
+        })
     }
 
-    fn evaluate(request: &Request, _verifier: &dyn SignatureVerifier) -> Evaluation {
+    fn validate(
+        token: &str,
+        _config: &str,
+        _now: u64,
+        _verifier: &dyn SignatureVerifier,
+    ) -> Result<(TokenFacts, ()), Rejection> {
         panic!(
             "hostile-trap panics on purpose (token of {} bytes)",
-            request.token.len()
+            token.len()
         )
+    }
+
+    fn match_candidates(_token: &(), _candidates: &[Candidate]) -> MatchResult {
+        MatchResult::Unauthorized(Vec::new())
     }
 }
 

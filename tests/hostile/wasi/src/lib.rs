@@ -16,6 +16,10 @@ mod component {
         generate_all,
     });
 
+    use exports::trustpub::evaluator0_2_0::evaluator::Guest;
+    use trustpub::evaluator0_2_0::types::{
+        Candidate, CheckedCriteria, MatchResult, ProviderInfo, Rejection, Validation,
+    };
     use wasi::random::random::get_random_u64;
 
     struct Wasi;
@@ -28,15 +32,26 @@ mod component {
                 issuers: vec!["https://hostile.example/wasi".into()],
                 criteria_schema: "{}".into(),
                 pins: Vec::new(),
+                index_key: "anything".into(),
             }
         }
 
-        fn check_criteria(criteria: String) -> Result<String, String> {
-            Ok(criteria)
+        fn check_criteria(criteria: String) -> Result<CheckedCriteria, String> {
+            Ok(CheckedCriteria {
+                criteria,
+                index_keys: vec!["hostile".into()],
+            })
         }
 
-        fn evaluate(_req: Request) -> Evaluation {
-            Evaluation::BadToken(format!("random {}", get_random_u64()))
+        fn validate(_token: String, _config: String, _now: u64) -> Validation {
+            Validation::BadToken(Rejection {
+                check: "random".into(),
+                message: format!("random {}", get_random_u64()),
+            })
+        }
+
+        fn match_candidates(_candidates: Vec<Candidate>) -> MatchResult {
+            MatchResult::Unauthorized(Vec::new())
         }
     }
 

@@ -1,7 +1,11 @@
-//! A hostile evaluator: a valid `info()`, but `evaluate` claims a match for a
-//! policy id it was never given. The host must reject the result.
+//! A hostile evaluator: a valid `info()` and a `validate` that calls every
+//! token valid, but `match` claims a policy id it was never given. The host
+//! must reject the result.
 
-use trustpub_guest::{Evaluation, Evaluator, Matched, ProviderInfo, Request, SignatureVerifier};
+use trustpub_guest::{
+    Candidate, CheckedCriteria, Evaluator, MatchResult, Matched, ProviderInfo, Rejection,
+    SignatureVerifier, TokenFacts,
+};
 
 pub struct WrongPolicy;
 
@@ -10,7 +14,13 @@ pub const FOREIGN_POLICY_ID: u64 = 999_999;
 
 const ISSUER: &str = "https://hostile.example/wrong-policy";
 
+/// Every policy and every token share this key, so the host always has
+/// candidates to hand `match`.
+const INDEX_KEY: &str = "hostile";
+
 impl Evaluator for WrongPolicy {
+    type Token = ();
+
     fn info() -> ProviderInfo {
         ProviderInfo {
             name: "hostile-wrong-policy".into(),
@@ -18,20 +28,37 @@ impl Evaluator for WrongPolicy {
             issuers: vec![ISSUER.into()],
             criteria_schema: "{}".into(),
             pins: Vec::new(),
+            index_key: "anything".into(),
         }
     }
 
-    fn check_criteria(criteria: &str) -> Result<String, String> {
-        Ok(criteria.to_string())
+    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String> {
+        Ok(CheckedCriteria {
+            criteria: criteria.to_string(),
+            index_keys: vec![INDEX_KEY.into()],
+        })
     }
 
-    fn evaluate(request: &Request, _verifier: &dyn SignatureVerifier) -> Evaluation {
-        Evaluation::Matched(Matched {
-            policy_id: FOREIGN_POLICY_ID,
+    fn validate(
+        _token: &str,
+        _config: &str,
+        now: u64,
+        _verifier: &dyn SignatureVerifier,
+    ) -> Result<(TokenFacts, ()), Rejection> {
+        let facts = TokenFacts {
             issuer: ISSUER.into(),
             token_id: "x".into(),
             subject: "x".into(),
-            expires_at: request.now.saturating_add(60),
+            accepted_until: now.saturating_add(60),
+            expires_at: now.saturating_add(60),
+            lookup_keys: vec![INDEX_KEY.into()],
+        };
+        Ok((facts, ()))
+    }
+
+    fn match_candidates(_token: &(), _candidates: &[Candidate]) -> MatchResult {
+        MatchResult::Matched(Matched {
+            policy_id: FOREIGN_POLICY_ID,
             pins: Vec::new(),
         })
     }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod provider;
+
+pub use provider::{IssuerSettings, ProviderLimits, ProviderSettings};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
@@ -82,39 +86,6 @@ pub struct Settings {
     /// version must be signed by one of them.
     pub evaluator_trusted_keys: Vec<String>,
     pub providers: Vec<ProviderSettings>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    pub name: String,
-    /// Path of the evaluator component.
-    pub evaluator: PathBuf,
-    pub jwks_url: Option<String>,
-    pub discovery_url: Option<String>,
-    /// Handed to the evaluator as a JSON object.
-    #[serde(default)]
-    pub config: toml::Table,
-    /// Tighter sandbox limits for this provider's evaluator.
-    #[serde(default)]
-    pub limits: ProviderLimits,
-    /// Conformance cases every new version of the evaluator must pass
-    /// before it is activated (see `trustpub eval --cases`).
-    #[serde(default)]
-    pub cases: Option<PathBuf>,
-}
-
-/// Per-provider sandbox limits; unset values take the global ones.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderLimits {
-    pub timeout_ms: Option<u64>,
-    /// At most the global `evaluator_memory_mib`.
-    pub memory_mib: Option<usize>,
-    /// Largest request (token, policies, config) handed to the guest.
-    pub max_request_bytes: Option<usize>,
-    /// Largest string the guest may return.
-    pub max_result_bytes: Option<usize>,
 }
 
 impl Default for Settings {
@@ -222,11 +193,22 @@ impl Settings {
                     p.name, self.evaluator_memory_mib
                 ));
             }
-            if p.jwks_url.is_some() == p.discovery_url.is_some() {
-                return invalid(format!(
-                    "provider '{}' needs exactly one of jwks_url and discovery_url",
-                    p.name
-                ));
+            p.validate().map_err(ConfigError::Invalid)?;
+        }
+        // Routing must not depend on configuration order; evaluators' own
+        // patterns are checked when they are loaded.
+        for (i, a) in self.providers.iter().enumerate() {
+            for b in &self.providers[i + 1..] {
+                let exact_only = |p: &ProviderSettings| crate::evaluators::routing::IssuerRoutes {
+                    patterns: Vec::new(),
+                    exact: p.exact_issuers(),
+                };
+                if let Some((x, _)) = exact_only(a).overlap(&exact_only(b)) {
+                    return invalid(format!(
+                        "providers '{}' and '{}' both take tokens from issuer '{x}'",
+                        a.name, b.name
+                    ));
+                }
             }
         }
         if let Some(token) = &self.admin_token
@@ -291,46 +273,6 @@ impl Settings {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         Some(parent.join("trustpub-compiled"))
-    }
-}
-
-impl ProviderSettings {
-    /// A provider with keys at `jwks_url` and no cases or own limits.
-    pub fn new(
-        name: &str,
-        evaluator: impl Into<PathBuf>,
-        jwks_url: &str,
-        config: toml::Table,
-    ) -> Self {
-        Self {
-            name: name.into(),
-            evaluator: evaluator.into(),
-            jwks_url: Some(jwks_url.into()),
-            discovery_url: None,
-            config,
-            limits: ProviderLimits::default(),
-            cases: None,
-        }
-    }
-
-    /// This provider's evaluator limits, over the global ones.
-    pub fn limit_overrides(&self) -> crate::runtime::LimitOverrides {
-        crate::runtime::LimitOverrides {
-            timeout: self.limits.timeout_ms.map(std::time::Duration::from_millis),
-            memory_bytes: self.limits.memory_mib.map(|m| m << 20),
-            max_request_bytes: self.limits.max_request_bytes,
-            max_result_bytes: self.limits.max_result_bytes,
-        }
-    }
-
-    /// The evaluator's configuration as JSON, with the global clock skew
-    /// filled in when the provider does not set its own.
-    pub fn config_json(&self, clock_skew_seconds: u64) -> String {
-        let mut config = self.config.clone();
-        config.entry("clock_skew_seconds").or_insert_with(|| {
-            toml::Value::Integer(clock_skew_seconds.min(i64::MAX as u64) as i64)
-        });
-        serde_json::to_string(&config).unwrap_or_else(|_| "{}".into())
     }
 }
 

@@ -1,0 +1,94 @@
+//! SQLite side of the policy index (migration 0004): the keys each policy
+//! is stored under, and which evaluator computed them.
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::rows::{POLICY_COLUMNS, query_policies, to_i64};
+use super::{StoreError, StoredPolicy};
+
+pub(super) fn insert_keys(
+    conn: &Connection,
+    provider: &str,
+    policy_id: i64,
+    keys: &[String],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO policy_index_keys (provider, key, policy_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for key in keys {
+        stmt.execute(params![provider, key, policy_id])?;
+    }
+    Ok(())
+}
+
+pub(super) fn candidates(
+    conn: &Connection,
+    provider: &str,
+    keys: &[String],
+    username: Option<&str>,
+) -> Result<Vec<StoredPolicy>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `?1` provider, `?2` username (or NULL), then the keys.
+    let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("?{}", i + 3)).collect();
+    let sql = format!(
+        "{POLICY_COLUMNS} WHERE p.id IN (SELECT policy_id FROM policy_index_keys \
+         WHERE provider = ?1 AND key IN ({})) AND (?2 IS NULL OR u.username = ?2) ORDER BY p.id",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Option<&str>> = vec![Some(provider), username];
+    values.extend(keys.iter().map(|k| Some(k.as_str())));
+    query_policies(conn, &sql, params_from_iter(values))
+}
+
+pub(super) fn provider_criteria(
+    conn: &Connection,
+    provider: &str,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, criteria FROM policies WHERE provider = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map([provider], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, c)| u64::try_from(id).ok().map(|id| (id, c)))
+        .collect())
+}
+
+pub(super) fn index_digest(
+    conn: &Connection,
+    provider: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT digest FROM provider_index WHERE provider = ?1",
+            [provider],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub(super) fn reindex(
+    conn: &Connection,
+    provider: &str,
+    digest: &str,
+    keys: &[(u64, Vec<String>)],
+) -> Result<(), StoreError> {
+    let mut delete = conn
+        .prepare_cached("DELETE FROM policy_index_keys WHERE policy_id = ?1 AND provider = ?2")?;
+    for (id, policy_keys) in keys {
+        let id = to_i64(*id)?;
+        delete.execute(params![id, provider])?;
+        insert_keys(conn, provider, id, policy_keys)?;
+    }
+    conn.execute(
+        "INSERT INTO provider_index (provider, digest) VALUES (?1, ?2) \
+         ON CONFLICT (provider) DO UPDATE SET digest = excluded.digest",
+        params![provider, digest],
+    )?;
+    Ok(())
+}
