@@ -38,17 +38,3 @@ fn check<P: Provider>(token: &Verified<P::Claims>, candidate: &Candidate) -> Res
     pins::check(P::PINS, &candidate.pins, token)?;
     P::matches(&criteria, token)
 }
-
-/// A rule for providers whose index key is the whole criteria (e.g. tenant
-/// and object id): the policy's key must be one of the token's. `what` names
-/// the key in the near-miss reason: "{what} differ: the token's is …".
-pub fn same_key(what: &str, policy: &[String], token: &[String]) -> Result<(), String> {
-    if policy.iter().any(|key| token.contains(key)) {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} differ: the token's is {}, the policy wants {}",
-        token.join(" or "),
-        policy.join(" or ")
-    ))
-}

@@ -59,8 +59,8 @@ impl<E: Evaluator + 'static> Guest for Component<E> {
         }
     }
 
-    fn check_criteria(criteria: String) -> Result<wit::CheckedCriteria, String> {
-        E::check_criteria(&criteria).map(|checked| wit::CheckedCriteria {
+    fn check_criteria(criteria: String, config: String) -> Result<wit::CheckedCriteria, String> {
+        E::check_criteria(&criteria, &config).map(|checked| wit::CheckedCriteria {
             criteria: checked.criteria,
             index_keys: checked.index_keys,
         })

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::provider::Provider;
 use crate::typed::from_criteria;
 use crate::types::CheckedCriteria;
@@ -68,9 +69,12 @@ fn list(items: &[String], last: &str) -> String {
 }
 
 /// `check-criteria`: normalized criteria (keys sorted, so the same policy is
-/// always stored the same way) and at least one index key.
-pub fn check<P: Provider>(json: &str) -> Result<CheckedCriteria, String> {
+/// always stored the same way) and at least one index key, for criteria the
+/// provider's `config` allows ([`Provider::allows`]).
+pub fn check<P: Provider>(json: &str, config: &str) -> Result<CheckedCriteria, String> {
     let criteria = parse::<P>(json)?;
+    let config = Config::<P::Config>::parse(config, P::NAME)?;
+    P::allows(&criteria, &config)?;
     let normalized = serde_json::to_value(&criteria)
         .map_err(|e| format!("{} criteria do not serialize: {e}", P::NAME))?;
     let index_keys = P::index_keys(&criteria);

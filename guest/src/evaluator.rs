@@ -17,9 +17,10 @@ pub trait Evaluator {
     /// What this evaluator handles; must not depend on any input.
     fn info() -> ProviderInfo;
 
-    /// Validates a policy's criteria (a JSON object): normalized criteria and
-    /// index keys (at least one), or what is wrong with them.
-    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String>;
+    /// Validates a policy's criteria (a JSON object) under the provider's
+    /// `config` (JSON): normalized criteria and index keys (at least one), or
+    /// what is wrong with them.
+    fn check_criteria(criteria: &str, config: &str) -> Result<CheckedCriteria, String>;
 
     /// Validates the token with the provider's `config` (JSON) at `now`,
     /// before any policy is known: its facts and what `match` needs, or why

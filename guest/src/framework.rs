@@ -26,8 +26,8 @@ impl<P: Provider> Evaluator for P {
         }
     }
 
-    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String> {
-        criteria::check::<P>(criteria)
+    fn check_criteria(criteria: &str, config: &str) -> Result<CheckedCriteria, String> {
+        criteria::check::<P>(criteria, config)
     }
 
     fn validate(

@@ -62,7 +62,6 @@ pub mod cases;
 #[doc(hidden)]
 pub mod component;
 
-pub use candidates::same_key;
 pub use check::{Check, reject};
 pub use claims::Claims;
 pub use config::{Config, NoSettings};
@@ -73,7 +72,8 @@ pub use issuer::IssuerMatch;
 pub use jwt::UnverifiedJwt;
 pub use pins::Pin;
 pub use provider::Provider;
-pub use rules::Rule;
+pub use rules::same_key;
+pub use rules::{Rule, ensure};
 pub use session::Session;
 pub use types::{
     Candidate, CheckedCriteria, MatchResult, Matched, NearMiss, ProviderInfo, Rejection,

@@ -102,9 +102,20 @@ pub trait Provider: 'static {
     /// The keys a policy is stored under (at least one).
     fn index_keys(criteria: &Self::Criteria) -> Vec<String>;
 
+    /// Whether the operator's configuration allows such a policy at all
+    /// (e.g. its tenant is among the allowed ones); `Err` refuses the
+    /// criteria when the policy is written, with a message for the operator.
+    fn allows(_criteria: &Self::Criteria, _config: &Config<Self::Config>) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Whether a policy's criteria trust the token; `Err` is the near-miss
     /// reason for the audit log (never shown to the client), e.g. "workflow
-    /// is build.yml, the policy wants release.yml". When the index key is the
-    /// whole criteria, [`crate::candidates::same_key`] is the rule.
-    fn matches(criteria: &Self::Criteria, token: &Verified<Self::Claims>) -> Result<(), String>;
+    /// is build.yml, the policy wants release.yml". By default the index key
+    /// is the whole criteria: the policy's key must be one of the token's
+    /// ([`crate::rules::same_key`], named by [`Provider::INDEX_KEY`]).
+    fn matches(criteria: &Self::Criteria, token: &Verified<Self::Claims>) -> Result<(), String> {
+        let (policy, token) = (Self::index_keys(criteria), Self::lookup_keys(token));
+        crate::rules::same_key(Self::INDEX_KEY, &policy, &token)
+    }
 }

@@ -16,6 +16,25 @@ use crate::verified::Verified;
 /// settings `S`: `Err` is the client's message.
 pub type RuleFn<C, S> = fn(&Verified<C>, &Config<S>) -> Result<(), String>;
 
+/// `Ok(())` when `ok`, else the message: the shape of most custom rules.
+pub fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(message()) }
+}
+
+/// A rule for providers whose index key is the whole criteria (e.g. tenant
+/// and object id): the policy's key must be one of the token's. `what` names
+/// the key in the near-miss reason: "{what} differ: the token's is …".
+pub fn same_key(what: &str, policy: &[String], token: &[String]) -> Result<(), String> {
+    if policy.iter().any(|key| token.contains(key)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} differ: the token's is {}, the policy wants {}",
+        token.join(" or "),
+        policy.join(" or ")
+    ))
+}
+
 /// One rule of a provider whose typed claims are `C` and settings `S`
 /// (`Provider::RULES` is a `&[Rule<Self::Claims, Self::Config>]`).
 pub struct Rule<C: 'static, S: 'static> {

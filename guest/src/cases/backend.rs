@@ -12,10 +12,14 @@ pub trait CaseBackend {
         valid_signature: bool,
     ) -> String;
 
-    /// `check-criteria`; the outer `Err` is an evaluator failure (a trap, a
-    /// timeout), the inner one the evaluator refusing the criteria.
-    fn check_criteria(&mut self, criteria: &str)
-    -> Result<Result<CheckedCriteria, String>, String>;
+    /// `check-criteria` under the provider `config`; the outer `Err` is an
+    /// evaluator failure (a trap, a timeout), the inner one the evaluator
+    /// refusing the criteria.
+    fn check_criteria(
+        &mut self,
+        criteria: &str,
+        config: &str,
+    ) -> Result<Result<CheckedCriteria, String>, String>;
 
     /// `validate`, then (when valid) `match` with the candidates `select`
     /// returns for the token's facts, in one instance. `Err` is an evaluator

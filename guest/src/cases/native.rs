@@ -51,8 +51,9 @@ impl<E: Evaluator> CaseBackend for NativeBackend<E> {
     fn check_criteria(
         &mut self,
         criteria: &str,
+        config: &str,
     ) -> Result<Result<CheckedCriteria, String>, String> {
-        Ok(E::check_criteria(criteria))
+        Ok(E::check_criteria(criteria, config))
     }
 
     fn exchange(

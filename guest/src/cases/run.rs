@@ -28,7 +28,7 @@ pub fn run(file: &CaseFile, backend: &mut dyn CaseBackend) -> CaseReport {
     let mut report = CaseReport::default();
     let mut stored: Vec<(&StoredPolicy, CheckedCriteria)> = Vec::new();
     for policy in &file.policies {
-        match backend.check_criteria(&policy.criteria.to_string()) {
+        match backend.check_criteria(&policy.criteria.to_string(), &file.config.to_string()) {
             Ok(Ok(checked)) => stored.push((policy, checked)),
             Ok(Err(e)) => report.failures.push(format!(
                 "{}: policy {}: the evaluator refuses its criteria: {e}",

@@ -139,7 +139,8 @@ pub fn run(args: &EvalArgs) -> Result<(serde_json::Value, u8), EvalCommandError>
         ))
     })?;
     // The server stores criteria as the evaluator normalized them; do the same.
-    let policies = normalize_policies(&evaluator, &files).map_err(EvalCommandError::Input)?;
+    let policies =
+        normalize_policies(&evaluator, &files, &config).map_err(EvalCommandError::Input)?;
     let now = args.now.unwrap_or_else(crate::clock::unix_now);
     let request = Request {
         token,

@@ -106,9 +106,10 @@ impl CaseBackend for ComponentBackend<'_> {
     fn check_criteria(
         &mut self,
         criteria: &str,
+        config: &str,
     ) -> Result<Result<CheckedCriteria, String>, String> {
         self.evaluator
-            .check_criteria(criteria)
+            .check_criteria(criteria, config)
             .map_err(|e| e.to_string())
     }
 

@@ -39,12 +39,13 @@ pub struct PolicyFile {
 pub fn normalize_policies(
     evaluator: &LoadedEvaluator,
     files: &[PolicyFile],
+    config: &str,
 ) -> Result<Vec<Policy>, String> {
     files
         .iter()
         .map(|file| {
             let criteria = evaluator
-                .check_criteria(&file.criteria.to_string())
+                .check_criteria(&file.criteria.to_string(), config)
                 .map_err(|e| e.to_string())?
                 .map_err(|message| format!("policy {}: invalid criteria: {message}", file.id))?;
             Ok(Policy {
@@ -147,11 +148,11 @@ impl ConformanceCases {
         provider_config: &str,
         case: &Case,
     ) -> Result<(), String> {
-        let policies = normalize_policies(evaluator, &case.policies)?;
         let config = self
             .config
             .clone()
             .unwrap_or_else(|| provider_config.to_string());
+        let policies = normalize_policies(evaluator, &case.policies, &config)?;
         let request = Request {
             token: case.token.clone(),
             policies,

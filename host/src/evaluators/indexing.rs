@@ -39,7 +39,7 @@ pub fn reindex_if_needed(provider: &Provider, store: &dyn Store) -> Result<usize
     for (policy_id, criteria) in policies {
         let checked = active
             .evaluator
-            .check_criteria(&criteria)
+            .check_criteria(&criteria, &provider.config_json)
             .map_err(|source| IndexError::Evaluator {
                 provider: provider.name.clone(),
                 policy_id,

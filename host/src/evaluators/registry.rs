@@ -35,6 +35,10 @@ pub enum RegistryError {
     },
     #[error("evaluator_trusted_keys: {0}")]
     TrustedKeys(SignatureError),
+    #[error(
+        "provider '{0}' takes tokens from no issuer: its evaluator declares no issuer pattern, so add [[providers.issuers]]"
+    )]
+    NoIssuers(String),
 }
 
 /// What every provider is loaded with.
@@ -156,6 +160,10 @@ fn load_provider(
                 source,
             }
         })?;
+    let routes = settings.routes(&evaluator.info().issuers);
+    if routes.patterns.is_empty() && routes.exact.is_empty() {
+        return Err(RegistryError::NoIssuers(provider));
+    }
     let cache = |source| {
         JwksCache::new(&provider, source, shared.min_refresh, shared.client.clone())
             .with_max_age(shared.max_age)

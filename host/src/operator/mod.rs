@@ -121,7 +121,8 @@ impl OperatorService {
         })?;
         let active = provider.evaluator();
         let raw = request.criteria.to_string();
-        let verdict = run_blocking(move || active.evaluator.check_criteria(&raw))
+        let config = provider.config_json.clone();
+        let verdict = run_blocking(move || active.evaluator.check_criteria(&raw, &config))
             .await?
             .map_err(|e| {
                 OperatorError::EvaluatorFailed(format!(

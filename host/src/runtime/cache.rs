@@ -359,7 +359,7 @@ mod tests {
     fn works(evaluator: &LoadedEvaluator) {
         assert_eq!(evaluator.info().name, "entra-id");
         let checked = evaluator
-            .check_criteria(CRITERIA)
+            .check_criteria(CRITERIA, r#"{"audience":"api://AzureADTokenExchange"}"#)
             .expect("check-criteria runs");
         assert!(checked.is_ok(), "{checked:?}");
     }

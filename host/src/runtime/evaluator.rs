@@ -162,7 +162,10 @@ impl LoadedEvaluator {
                 info.name
             )));
         }
-        if info.issuers.is_empty() {
+        // A 0.2 evaluator may declare no issuer pattern (a bring-your-own-
+        // issuer evaluator): its providers route only the exact issuers the
+        // operator adds, and a provider routing nothing is refused at start.
+        if info.issuers.is_empty() && self.contract == Contract::V0_1 {
             return Err(LoadError::BadInfo("it declares no issuers".into()));
         }
         Ok(info)
@@ -207,16 +210,19 @@ impl LoadedEvaluator {
         self.issuers.iter().any(|p| p.matches(iss))
     }
 
-    /// Runs `check-criteria` in a fresh instance: `Ok(Err(message))` is the
-    /// evaluator's verdict that the criteria are invalid. A 0.1 evaluator's
+    /// Runs `check-criteria` under the provider's `config` in a fresh
+    /// instance: `Ok(Err(message))` is the evaluator's verdict that the
+    /// criteria are invalid. A 0.1 evaluator sees no config, and its
     /// criteria have no index keys.
     pub fn check_criteria(
         &self,
         criteria: &str,
+        config: &str,
     ) -> Result<Result<CheckedCriteria, String>, EvalError> {
-        if criteria.len() > self.limits.max_request_bytes {
+        let size = criteria.len() + config.len();
+        if size > self.limits.max_request_bytes {
             return Err(EvalError::RequestTooLarge {
-                size: criteria.len(),
+                size,
                 limit: self.limits.max_request_bytes,
             });
         }
@@ -224,7 +230,7 @@ impl LoadedEvaluator {
         let result = match &sandbox.instance {
             Instance::V0_2(i) => i
                 .trustpub_evaluator0_2_0_evaluator()
-                .call_check_criteria(&mut sandbox.store, criteria)
+                .call_check_criteria(&mut sandbox.store, criteria, config)
                 .map(|r| {
                     r.map(|c| CheckedCriteria {
                         criteria: c.criteria,

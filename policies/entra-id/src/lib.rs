@@ -3,7 +3,7 @@
 //! checks, then [`EntraId::RULES`]: tenant, version, app-only, client auth.
 
 use serde::{Deserialize, Serialize};
-use trustpub_guest::{Config, Guid, Provider, Rule, Verified, same_key};
+use trustpub_guest::{Config, Guid, Provider, Rule, Verified, ensure};
 
 /// The issuer of every Entra ID v2.0 token; `{tid}` is the tenant.
 pub const ISSUER_PATTERN: &str = "https://login.microsoftonline.com/{tid}/v2.0";
@@ -12,6 +12,7 @@ pub const ISSUER_PATTERN: &str = "https://login.microsoftonline.com/{tid}/v2.0";
 const V2_ONLY: &str = " (only v2.0 tokens are accepted)";
 const DELEGATED: &str = ": it is a user's delegated token, not an app-only token";
 const APP_ONLY: &str = ": only app-only tokens are accepted";
+const OWN: &str = "not a service principal's own token";
 const CLIENT_AUTH: &str = ": the application must authenticate with a certificate or federated credential, not a client secret";
 
 pub struct EntraId;
@@ -36,7 +37,7 @@ impl Provider for EntraId {
     const ISSUERS: &'static [&'static str] = &[ISSUER_PATTERN];
     const ISSUER_KIND: &'static str = "an Entra ID v2.0 issuer";
     const CRITERIA_SCHEMA: &'static str = r#"{"type":"object","additionalProperties":false,"required":["tid","oid"],"properties":{"tid":{"type":"string","format":"uuid","description":"Entra ID tenant id"},"oid":{"type":"string","format":"uuid","description":"object id of the service principal"}}}"#;
-    const INDEX_KEY: &'static str = "tenant id / object id (lowercase GUIDs)";
+    const INDEX_KEY: &'static str = "tenant/object";
     const TOKEN_ID_CLAIMS: &'static [&'static str] = &["uti", "jti"];
     const RULES: &'static [Rule<Ids, Settings>] = &[
         Rule::custom("tenant", tenant),
@@ -56,32 +57,31 @@ impl Provider for EntraId {
     fn index_keys(c: &Ids) -> Vec<String> {
         vec![format!("{}/{}", c.tid, c.oid)]
     }
-    fn matches(c: &Ids, t: &Verified<Ids>) -> Result<(), String> {
-        same_key("tenant/object", &Self::index_keys(c), &Self::lookup_keys(t))
+    fn allows(c: &Ids, config: &Config<Settings>) -> Result<(), String> {
+        allowed(&c.tid, config)
     }
 }
 
-/// The tenant is the issuer's (keys are per issuer, and any tenant can mint
-/// tokens) and, when the operator limits tenants, an allowed one.
+/// The tenant is the issuer's (keys are per issuer; any tenant mints tokens), and allowed.
 fn tenant(t: &Verified<Ids>, config: &Config<Settings>) -> Result<(), String> {
     let (tid, iss) = (&t.tid, t.issuer());
-    let message = format!("the tid claim '{tid}' does not match the issuer's tenant ({iss})");
-    if !iss.split('/').any(|s| Guid::parse(s).as_ref() == Some(tid)) {
-        return Err(message);
-    }
-    let allowed = config.provider.allowed_tenants.as_ref();
-    let ok = allowed.is_none_or(|allowed| allowed.contains(tid));
-    let denied = format!("the tenant '{tid}' is not allowed by this registry");
-    ok.then_some(()).ok_or(denied)
+    let ours = iss.split('/').any(|s| Guid::parse(s).as_ref() == Some(tid));
+    let message = || format!("the tid claim '{tid}' does not match the issuer's tenant ({iss})");
+    ensure(ours, message).and_then(|()| allowed(tid, config))
+}
+
+/// When the operator limits tenants, only those: for tokens and policies alike.
+fn allowed(tid: &Guid, config: &Config<Settings>) -> Result<(), String> {
+    let list = &config.provider.allowed_tenants;
+    let message = || format!("the tenant '{tid}' is not allowed by this registry");
+    ensure(list.as_ref().is_none_or(|a| a.contains(tid)), message)
 }
 
 /// The subject is the service principal itself, not a user acting through it.
 fn own_token(t: &Verified<Ids>, _: &Config<Settings>) -> Result<(), String> {
     let (sub, oid) = (t.subject(), &t.oid);
-    let why = "not a service principal's own token";
-    let message = format!("the sub claim '{sub}' differs from the oid claim '{oid}': {why}");
-    let ok = Guid::parse(sub).as_ref() == Some(oid);
-    ok.then_some(()).ok_or(message)
+    let message = || format!("the sub claim '{sub}' differs from the oid claim '{oid}': {OWN}");
+    ensure(Guid::parse(sub).as_ref() == Some(oid), message)
 }
 
 trustpub_guest::export_evaluator!(EntraId);

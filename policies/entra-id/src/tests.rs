@@ -12,6 +12,11 @@ const OID: &str = "0d5a3b1c-7e21-4c8e-9f6d-1b2a3c4d5e6f";
 const AUD: &str = "api://AzureADTokenExchange";
 const NOW: u64 = 1_800_000_000;
 
+/// `check-criteria` under the plain provider config of these tests.
+fn check(criteria: &str) -> Result<trustpub_guest::CheckedCriteria, String> {
+    EntraId::check_criteria(criteria, &json!({"audience": AUD}).to_string())
+}
+
 fn claims() -> Value {
     json!({
         "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"),
@@ -338,20 +343,31 @@ fn invalid_provider_config_fails_closed() {
 
 #[test]
 fn criteria_are_normalized() {
-    let checked = EntraId::check_criteria(
-        &json!({"tid": TID.to_uppercase(), "oid": format!("{{{OID}}}")}).to_string(),
-    )
-    .expect("valid criteria");
+    let checked =
+        check(&json!({"tid": TID.to_uppercase(), "oid": format!("{{{OID}}}")}).to_string())
+            .expect("valid criteria");
     assert_eq!(
         checked.criteria,
         json!({"tid": TID, "oid": OID}).to_string()
     );
     assert_eq!(checked.index_keys, vec![format!("{TID}/{OID}")]);
     assert_eq!(
-        EntraId::check_criteria(&checked.criteria).as_ref(),
+        check(&checked.criteria).as_ref(),
         Ok(&checked),
         "normalizing is idempotent"
     );
+}
+
+#[test]
+fn criteria_for_a_tenant_the_registry_does_not_allow_are_refused_when_written() {
+    let other = "aaaaaaaa-86f1-41af-91ab-2d7cd011db47";
+    let config = json!({"audience": AUD, "allowed_tenants": [TID]}).to_string();
+    let criteria = |tid: &str| json!({"tid": tid, "oid": OID}).to_string();
+    assert!(EntraId::check_criteria(&criteria(TID), &config).is_ok());
+    let err = EntraId::check_criteria(&criteria(other), &config).expect_err("refused");
+    assert!(err.contains(other) && err.contains("not allowed"), "{err}");
+    // Without a list every tenant may be named.
+    assert!(check(&criteria(other)).is_ok());
 }
 
 #[test]
@@ -369,7 +385,7 @@ fn criteria_reject_anything_else() {
         (json!({"tid": TID, "oid": 5}), "exactly \"tid\" and \"oid\""),
         (json!([TID, OID]), "exactly \"tid\" and \"oid\""),
     ] {
-        let err = EntraId::check_criteria(&criteria.to_string()).expect_err("invalid criteria");
+        let err = check(&criteria.to_string()).expect_err("invalid criteria");
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     }
 }

@@ -13,6 +13,11 @@ const OWNER_ID: &str = "4412021";
 const REPO_ID: &str = "678901234";
 const NOW: u64 = 1_800_000_000;
 
+/// `check-criteria` under the plain provider config of these tests.
+fn check(criteria: &str) -> Result<trustpub_guest::CheckedCriteria, String> {
+    GitHubActions::check_criteria(criteria, &json!({"audience": AUD}).to_string())
+}
+
 /// A token as GitHub mints it for a job of contoso/app's release.yml that
 /// deploys to the `release` environment after a tag push.
 fn claims() -> Value {
@@ -177,7 +182,7 @@ fn lookup_key_is_the_lowercase_repository() {
         Outcome::Matched(facts, _) => assert_eq!(facts.lookup_keys, vec!["contoso/app"]),
         other => panic!("expected matched, got {other:?}"),
     }
-    let checked = GitHubActions::check_criteria(
+    let checked = check(
         &json!({"owner": "Contoso", "repository": "APP", "workflow": "release.yml"}).to_string(),
     )
     .expect("valid criteria");
@@ -673,7 +678,7 @@ fn invalid_provider_config_fails_closed() {
 
 #[test]
 fn criteria_are_normalized() {
-    let normalized = GitHubActions::check_criteria(
+    let normalized = check(
         &json!({"owner": "Contoso", "repository": "My.App_2", "workflow": "Release.yaml", "environment": "PyPI"})
             .to_string(),
     )
@@ -683,11 +688,10 @@ fn criteria_are_normalized() {
         json!({"owner": "contoso", "repository": "my.app_2", "workflow": "Release.yaml", "environment": "pypi"})
     );
     assert_eq!(normalized.index_keys, vec!["contoso/my.app_2"]);
-    let without_environment =
-        GitHubActions::check_criteria(&release().to_string()).expect("valid criteria");
+    let without_environment = check(&release().to_string()).expect("valid criteria");
     assert!(!without_environment.criteria.contains("environment"));
     assert_eq!(
-        GitHubActions::check_criteria(&without_environment.criteria).as_ref(),
+        check(&without_environment.criteria).as_ref(),
         Ok(&without_environment),
         "normalizing is idempotent"
     );
@@ -734,8 +738,7 @@ fn criteria_reject_anything_else() {
         ),
         (json!(["contoso", "app", "release.yml"]), "another type"),
     ] {
-        let err =
-            GitHubActions::check_criteria(&criteria.to_string()).expect_err("invalid criteria");
+        let err = check(&criteria.to_string()).expect_err("invalid criteria");
         assert!(err.contains(needle), "{err:?} should mention {needle:?}");
     }
 }

@@ -9,11 +9,14 @@ use trustpub_entra_id::EntraId;
 use trustpub_github_actions::GitHubActions;
 use trustpub_guest::Evaluator;
 
+/// A provider config both evaluators accept.
+const CONFIG: &str = r#"{"audience": "https://registry.example"}"#;
+
 fn idempotent<E: Evaluator>(criteria: &str) {
-    if let Ok(checked) = E::check_criteria(criteria) {
+    if let Ok(checked) = E::check_criteria(criteria, CONFIG) {
         assert!(!checked.index_keys.is_empty(), "no index key for {criteria:?}");
         assert_eq!(
-            E::check_criteria(&checked.criteria),
+            E::check_criteria(&checked.criteria, CONFIG),
             Ok(checked.clone()),
             "normalizing {criteria:?} twice differs"
         );

@@ -51,7 +51,10 @@ fn with(change: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
 fn policy(id: u64, tid: &str, oid: &str) -> Policy {
     let criteria = fixture()
         .evaluator
-        .check_criteria(&json!({"tid": tid, "oid": oid}).to_string())
+        .check_criteria(
+            &json!({"tid": tid, "oid": oid}).to_string(),
+            &json!({"audience": AUD}).to_string(),
+        )
         .expect("no trap")
         .expect("valid criteria");
     assert_eq!(
@@ -155,7 +158,7 @@ fn unauthorized_is_the_same_for_zero_one_or_many_policies() {
 fn check_criteria_rejects_invalid_criteria() {
     let err = fixture()
         .evaluator
-        .check_criteria(r#"{"tid": "x"}"#)
+        .check_criteria(r#"{"tid": "x"}"#, &json!({"audience": AUD}).to_string())
         .expect("no trap")
         .expect_err("invalid");
     assert!(err.contains("oid"), "{err}");
@@ -310,13 +313,19 @@ fn callers_beyond_the_pool_wait_for_a_slot_instead_of_failing() {
     })
     .expect("runtime");
     let evaluator = Arc::new(runtime.load(&bytes).expect("load"));
+    let config = json!({"audience": AUD}).to_string();
     let criteria = json!({"tid": TID, "oid": OID}).to_string();
     let callers: Vec<_> = (0..8)
         .map(|_| {
-            let (evaluator, criteria) = (evaluator.clone(), criteria.clone());
+            let (evaluator, criteria, config) =
+                (evaluator.clone(), criteria.clone(), config.clone());
             std::thread::spawn(move || {
                 (0..25)
-                    .map(|_| evaluator.check_criteria(&criteria).map(|v| v.is_ok()))
+                    .map(|_| {
+                        evaluator
+                            .check_criteria(&criteria, &config)
+                            .map(|v| v.is_ok())
+                    })
                     .collect::<Vec<_>>()
             })
         })

@@ -96,7 +96,10 @@ fn assert_entra_id_still_works(runtime: &EvaluatorRuntime) {
         .load(&component("entra-id"))
         .expect("entra-id loads");
     let criteria = evaluator
-        .check_criteria(&json!({"tid": TID, "oid": OID}).to_string())
+        .check_criteria(
+            &json!({"tid": TID, "oid": OID}).to_string(),
+            &json!({"audience": AUD}).to_string(),
+        )
         .expect("no trap")
         .expect("valid criteria");
     let mut claims = entra_app_token_claims(TID, OID, AUD, NOW - 60, "uti-hostile");
@@ -131,7 +134,7 @@ fn endless_loop_times_out() {
     // Every call gets a fresh instance with a fresh deadline.
     assert_eq!(
         evaluator
-            .check_criteria("{}")
+            .check_criteria("{}", "{}")
             .expect("no trap")
             .map(|c| c.criteria),
         Ok("{}".to_string())

@@ -24,7 +24,7 @@ impl Evaluator for Memory {
         }
     }
 
-    fn check_criteria(criteria: &str) -> Result<CheckedCriteria, String> {
+    fn check_criteria(criteria: &str, _config: &str) -> Result<CheckedCriteria, String> {
         Ok(CheckedCriteria {
             criteria: criteria.to_string(),
             index_keys: vec!["hostile".into()],

@@ -36,7 +36,7 @@ mod component {
             }
         }
 
-        fn check_criteria(criteria: String) -> Result<CheckedCriteria, String> {
+        fn check_criteria(criteria: String, _config: String) -> Result<CheckedCriteria, String> {
             Ok(CheckedCriteria {
                 criteria,
                 index_keys: vec!["hostile".into()],
