@@ -28,6 +28,28 @@ pub fn ascii_name(
     Ok(value.to_ascii_lowercase())
 }
 
+/// A `/`-separated path of 1 to `max_segments` names, each as [`ascii_name`]
+/// takes it (e.g. a GitLab group with its subgroups), lowercased; otherwise
+/// "criteria {field} '{value}' is not {what}".
+pub fn ascii_path(
+    field: &str,
+    value: &str,
+    max_segments: usize,
+    max: usize,
+    punctuation: &str,
+    what: &str,
+) -> Result<String, String> {
+    let segments = value.split('/').count();
+    let names: Result<Vec<String>, String> = value
+        .split('/')
+        .map(|segment| ascii_name(field, segment, max, punctuation, what))
+        .collect();
+    match names {
+        Ok(names) if segments <= max_segments => Ok(names.join("/")),
+        _ => Err(format!("criteria {field} '{value}' is not {what}")),
+    }
+}
+
 /// A file name (no `/`) with one of `extensions` and something before it,
 /// kept as written (file names are case-sensitive). `directory` names where
 /// the file lives, for the message.
@@ -65,6 +87,18 @@ mod tests {
         for bad in ["", "a_b", "..", ".", "é", &"a".repeat(40)] {
             let err = ascii_name("owner", bad, 39, "-.", "a name").expect_err(bad);
             assert_eq!(err, format!("criteria owner '{bad}' is not a name"));
+        }
+    }
+
+    #[test]
+    fn paths_are_bounded_names() {
+        assert_eq!(
+            ascii_path("namespace", "Group/Sub.1", 3, 255, "-_.", "x"),
+            Ok("group/sub.1".into())
+        );
+        for bad in ["", "a//b", "/a", "a/", "a/../b", "a/b/c/d", "a b"] {
+            let err = ascii_path("namespace", bad, 3, 255, "-_.", "a path").expect_err(bad);
+            assert_eq!(err, format!("criteria namespace '{bad}' is not a path"));
         }
     }
 

@@ -32,19 +32,20 @@ pub fn validate<P: Provider>(
     let issuer = unverified.claims.string("iss").check(ISSUER)?;
     let Some(accepted) = IssuerMatch::find(issuer, P::ISSUERS, &config.issuers).check(ISSUER)?
     else {
-        let configured = if config.issuers.is_empty() {
+        // An evaluator without patterns of its own (bring your own issuer)
+        // accepts only configured issuers, which ISSUER_KIND then describes.
+        let configured = if config.issuers.is_empty() || P::ISSUERS.is_empty() {
             ""
         } else {
             " or an issuer configured on this registry"
         };
-        return check::reject(
-            ISSUER,
-            format!(
-                "the iss claim '{issuer}' is not {} ({}){configured}",
-                P::ISSUER_KIND,
-                P::ISSUERS.join(" or ")
-            ),
-        );
+        let patterns = match P::ISSUERS {
+            [] => String::new(),
+            some => format!(" ({})", some.join(" or ")),
+        };
+        let kind = P::ISSUER_KIND;
+        let message = format!("the iss claim '{issuer}' is not {kind}{patterns}{configured}");
+        return check::reject(ISSUER, message);
     };
     P::check_issuer(&accepted, &config).check(ISSUER)?;
 

@@ -35,6 +35,27 @@ pub fn same_key(what: &str, policy: &[String], token: &[String]) -> Result<(), S
     ))
 }
 
+/// A claim naming something inside another, as forges write them: `child`
+/// (the `child_claim`, e.g. `repository` or `project_path`) must be
+/// `<parent>/<name>` with `parent` the `parent_claim` and a non-empty `name`
+/// without `/`. A token where they disagree is not one the provider minted.
+pub fn nested_name(
+    child_claim: &str,
+    child: &str,
+    parent_claim: &str,
+    parent: &str,
+) -> Result<(), String> {
+    let name = child.strip_prefix(parent).and_then(|n| n.strip_prefix('/'));
+    ensure(
+        name.is_some_and(|n| !n.is_empty() && !n.contains('/')),
+        || {
+            format!(
+                "the {child_claim} claim '{child}' is not '{parent}/<name>' for the {parent_claim} claim '{parent}'"
+            )
+        },
+    )
+}
+
 /// One rule of a provider whose typed claims are `C` and settings `S`
 /// (`Provider::RULES` is a `&[Rule<Self::Claims, Self::Config>]`).
 pub struct Rule<C: 'static, S: 'static> {
@@ -142,5 +163,21 @@ impl<C, S> Rule<C, S> {
             Kind::Custom(rule) => rule(token, config),
         };
         outcome.check(self.check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_names_are_one_level_below() {
+        assert_eq!(nested_name("repository", "a/b", "owner", "a"), Ok(()));
+        for child in ["b/x", "a/", "a/b/c", "ab/x", "a"] {
+            let err = nested_name("repository", child, "owner", "a").expect_err(child);
+            let want =
+                format!("the repository claim '{child}' is not 'a/<name>' for the owner claim 'a'");
+            assert_eq!(err, want);
+        }
     }
 }

@@ -103,6 +103,47 @@ pub fn exchange<E: Evaluator>(
     }
 }
 
+/// Asserts what an evaluator's `info()` declares: its name, issuer patterns
+/// and pins (in table order), a version, an index key and a criteria schema
+/// that is JSON.
+#[track_caller]
+pub fn assert_info<E: Evaluator>(name: &str, issuers: &[&str], pins: &[&str]) {
+    let info = E::info();
+    assert_eq!(info.name, name);
+    assert_eq!(info.issuers, issuers, "{name}: issuers");
+    assert_eq!(info.pins, pins, "{name}: pins");
+    assert!(
+        !info.version.is_empty() && !info.index_key.is_empty(),
+        "{info:?}"
+    );
+    let schema = serde_json::from_str::<Value>(&info.criteria_schema);
+    assert!(
+        schema.is_ok_and(|s| s.is_object()),
+        "{name}: the criteria schema is not JSON"
+    );
+}
+
+/// One exchange of a token with the claims of an evaluator's
+/// `sample-claims.json` (the token shape `trustpub idp mint` uses), at the
+/// sample's `iat`, under `config` (whose `audience` defaults to the
+/// sample's `aud`), against one candidate of id 1 with `criteria`.
+pub fn sample_exchange<E: Evaluator>(sample: &str, mut config: Value, criteria: &Value) -> Outcome {
+    let sample: Value = serde_json::from_str(sample).unwrap_or_default();
+    if config.get("audience").is_none() {
+        config["audience"] = sample["aud"].clone();
+    }
+    let now = sample["iat"].as_u64().unwrap_or_default();
+    let token = token(&serde_json::json!({"alg": "RS256", "typ": "JWT"}), &sample);
+    let policy = candidate(1, criteria, &[]);
+    exchange::<E>(
+        &FakeVerifier::new(),
+        &token,
+        &config.to_string(),
+        now,
+        &[policy],
+    )
+}
+
 impl Outcome {
     /// Asserts a bad token failing `check` with a message containing `needle`.
     #[track_caller]

@@ -55,6 +55,14 @@ impl InProcessServer {
         server
     }
 
+    /// A service on `config` (TOML text, written into `dir`), with no user
+    /// or policy: for configurations the [`TestServer`](crate::server::TestServer)
+    /// builder does not make, e.g. every provider at once. `entra` is kept
+    /// alive with it.
+    pub async fn from_config(dir: tempfile::TempDir, entra: TestIdpServer, config: &str) -> Self {
+        Self::build(dir, entra, None, config, false).await
+    }
+
     /// A request for [`send`](Self::send).
     pub fn request(&self, method: &str, path: &str) -> warp::test::RequestBuilder {
         warp::test::request().method(method).path(path)

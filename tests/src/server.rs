@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use trustpub::idp::{
-    GithubJob, TestIdp, TestIdpServer, entra_app_token_claims, github_actions_claims,
+    GithubJob, TestIdp, TestIdpServer, entra_app_token_claims, github_actions_claims, sample_claims,
 };
 
 pub const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -465,6 +465,27 @@ pub fn github_claims(job: &GithubJob) -> Value {
         trustpub::clock::unix_now(),
         &format!("jti-{}-{n}", std::process::id()),
     )
+}
+
+/// A fresh token of evaluator `name`'s sample claims
+/// (`policies/<name>/sample-claims.json`, as `trustpub idp mint --kind
+/// <name>` makes them) signed by `idp`, with `changes` applied (claim name
+/// and value; `Value::Null` removes the claim). A sample with a `jti` gets a
+/// unique one.
+pub fn sample_token(idp: &TestIdpServer, name: &str, changes: &[(&str, Value)]) -> String {
+    let n = NEXT_TOKEN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let jti = format!("jti-{}-{n}", std::process::id());
+    let now = trustpub::clock::unix_now();
+    let mut claims = sample_claims(name, now, 300, &jti).expect("a sample of that name");
+    for (claim, value) in changes {
+        match (value, claims.as_object_mut()) {
+            (Value::Null, Some(object)) => {
+                object.remove(*claim);
+            }
+            (value, _) => claims[*claim] = value.clone(),
+        }
+    }
+    idp.mint(&claims).expect("mint")
 }
 
 /// Makes token ids unique within the test process.

@@ -14,5 +14,5 @@ pub mod run;
 
 pub use backend::CaseBackend;
 pub use file::{Case, CaseFile, Expect, StoredPolicy, load_dir, load_file, parse};
-pub use native::{NativeBackend, run_native_dir};
+pub use native::{NativeBackend, assert_native_dir, run_native_dir};
 pub use run::{CaseReport, run};

@@ -83,3 +83,13 @@ pub fn run_native_dir<E: Evaluator>(dir: &Path) -> Result<CaseReport, String> {
     }
     Ok(total)
 }
+
+/// [`run_native_dir`] as an evaluator crate's test asserts it: the files
+/// load, no case fails and at least `min` pass.
+#[track_caller]
+pub fn assert_native_dir<E: Evaluator>(dir: &Path, min: usize) {
+    let report = run_native_dir::<E>(dir).unwrap_or_else(|e| panic!("case files: {e}"));
+    let failures = report.failures.join("\n");
+    assert!(report.failures.is_empty(), "failures:\n{failures}");
+    assert!(report.passed >= min, "only {} cases passed", report.passed);
+}

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::idp::{
     GithubJob, SigningKey, TestIdp, TestIdpServer, entra_app_token_claims, github_actions_claims,
+    rebase_issuer, sample_claims,
 };
 
 const DEFAULT_KEY_FILE: &str = "trustpub-idp-key.pem";
@@ -49,7 +50,8 @@ pub struct MintArgs {
     pub key: PathBuf,
     #[arg(long, value_enum, default_value_t = TokenKind::Entra)]
     pub kind: TokenKind,
-    /// Where the issuer lives; for Entra ID the `iss` is `<base>/<tid>/v2.0`.
+    /// Where the issuer lives; for Entra ID the `iss` is `<base>/<tid>/v2.0`,
+    /// for the sample kinds the sample's issuer path on `<base>`.
     #[arg(long)]
     pub issuer_base: Option<String>,
     /// Tenant id (Entra ID).
@@ -70,7 +72,8 @@ pub struct MintArgs {
     /// Numeric ids `OWNER_ID:REPOSITORY_ID` (GitHub Actions; default 1000:2000).
     #[arg(long, default_value = "1000:2000")]
     pub ids: String,
-    /// Default: api://AzureADTokenExchange for Entra ID, https://www.nuget.org for GitHub.
+    /// Default: api://AzureADTokenExchange for Entra ID, https://www.nuget.org for GitHub,
+    /// the sample's `aud` for the sample kinds.
     #[arg(long)]
     pub audience: Option<String>,
     /// Seconds from now until `exp`.
@@ -83,7 +86,9 @@ pub struct MintArgs {
     pub claims: Vec<String>,
 }
 
-/// Token shapes `mint` can produce; each is one arm in [`base_claims`].
+/// Token shapes `mint` can produce; each is one arm in [`base_claims`]. The
+/// kinds after `github` are the evaluators' sample claim sets
+/// (`policies/<kind>/sample-claims.json`), adjusted with `--claim`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenKind {
     /// An Entra ID v2.0 app-only token of a service principal (the `entra-id` evaluator).
@@ -93,6 +98,37 @@ pub enum TokenKind {
     /// --repository OWNER/NAME and --workflow).
     #[value(alias = "github-actions")]
     Github,
+    /// A GitLab CI/CD job's ID token (the `gitlab` evaluator).
+    Gitlab,
+    /// A Forgejo Actions job's token, Codeberg's (the `forgejo-actions` evaluator).
+    #[value(alias = "forgejo")]
+    ForgejoActions,
+    /// A token of an operator-configured issuer (the `generic-oidc` evaluator).
+    GenericOidc,
+    /// A Bitbucket Pipelines step's token (the `bitbucket-pipelines` evaluator).
+    BitbucketPipelines,
+    /// A CircleCI job's token (the `circleci` evaluator).
+    Circleci,
+    /// A Buildkite job's token (the `buildkite` evaluator).
+    Buildkite,
+    /// A Google service account's ID token (the `google-cloud` evaluator).
+    GoogleCloud,
+}
+
+impl TokenKind {
+    /// The evaluator whose sample claims this kind mints, if it is a sample kind.
+    pub fn sample(self) -> Option<&'static str> {
+        match self {
+            TokenKind::Entra | TokenKind::Github => None,
+            TokenKind::Gitlab => Some("gitlab"),
+            TokenKind::ForgejoActions => Some("forgejo-actions"),
+            TokenKind::GenericOidc => Some("generic-oidc"),
+            TokenKind::BitbucketPipelines => Some("bitbucket-pipelines"),
+            TokenKind::Circleci => Some("circleci"),
+            TokenKind::Buildkite => Some("buildkite"),
+            TokenKind::GoogleCloud => Some("google-cloud"),
+        }
+    }
 }
 
 pub async fn run(args: IdpArgs) -> Result<()> {
@@ -152,6 +188,19 @@ fn mint_claims(args: &MintArgs) -> Result<Value> {
 }
 
 fn base_claims(args: &MintArgs, now: u64) -> Result<Value> {
+    if let Some(name) = args.kind.sample() {
+        let token_id = random_token_id()?;
+        let mut claims = sample_claims(name, now, args.lifetime, &token_id)
+            .with_context(|| format!("the {name} sample claims are not a JSON object"))?;
+        if let Some(audience) = &args.audience {
+            claims["aud"] = Value::from(audience.as_str());
+        }
+        if let Some(base) = &args.issuer_base {
+            let issuer = claims["iss"].as_str().unwrap_or_default();
+            claims["iss"] = Value::from(rebase_issuer(issuer, base));
+        }
+        return Ok(claims);
+    }
     match args.kind {
         TokenKind::Entra => {
             let (Some(tid), Some(oid)) = (&args.tid, &args.oid) else {
@@ -168,7 +217,7 @@ fn base_claims(args: &MintArgs, now: u64) -> Result<Value> {
             }
             Ok(claims)
         }
-        TokenKind::Github => {
+        _ => {
             let (Some(repository), Some(workflow)) = (&args.repository, &args.workflow) else {
                 bail!("a GitHub Actions token needs --repository OWNER/NAME and --workflow FILE");
             };
@@ -306,6 +355,62 @@ mod tests {
             panic!("parse");
         };
         assert!(mint_claims(&args).is_err());
+    }
+
+    #[test]
+    fn sample_kinds_take_audience_issuer_base_and_claims() {
+        let argv = [
+            "t",
+            "mint",
+            "--kind",
+            "forgejo",
+            "--audience",
+            "https://registry.example",
+            "--issuer-base",
+            "http://127.0.0.1:8081",
+            "--claim",
+            "event_name=workflow_dispatch",
+            "--lifetime",
+            "60",
+        ];
+        let Ok(Cli {
+            idp: IdpArgs {
+                command: IdpCommand::Mint(args),
+            },
+        }) = Cli::try_parse_from(argv)
+        else {
+            panic!("parse");
+        };
+        let claims = mint_claims(&args).expect("claims");
+        assert_eq!(claims["iss"], "http://127.0.0.1:8081/api/actions");
+        assert_eq!(claims["aud"], "https://registry.example");
+        assert_eq!(claims["event_name"], "workflow_dispatch");
+        assert_eq!(claims["repository"], "contoso/app");
+        assert_ne!(
+            claims["jti"], "5b0e3f0a-7c1d-4e2b-9a8f-1d2c3b4a5e6f",
+            "a fresh jti"
+        );
+        let lifetime = claims["exp"].as_u64().zip(claims["iat"].as_u64());
+        assert_eq!(lifetime.map(|(exp, iat)| exp - iat), Some(60));
+        for kind in [
+            "gitlab",
+            "generic-oidc",
+            "bitbucket-pipelines",
+            "circleci",
+            "buildkite",
+            "google-cloud",
+        ] {
+            let Ok(Cli {
+                idp:
+                    IdpArgs {
+                        command: IdpCommand::Mint(args),
+                    },
+            }) = Cli::try_parse_from(["t", "mint", "--kind", kind])
+            else {
+                panic!("parse {kind}");
+            };
+            assert!(mint_claims(&args).expect(kind)["sub"].is_string(), "{kind}");
+        }
     }
 
     #[test]

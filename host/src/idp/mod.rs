@@ -5,10 +5,12 @@
 //! whole exchange can be exercised with real signatures and no outside network.
 
 mod claims;
+mod samples;
 pub mod server;
 mod signing;
 
 pub use claims::{GITHUB_ISSUER, GithubJob, entra_app_token_claims, github_actions_claims};
+pub use samples::{SAMPLES, rebase_issuer, sample_claims};
 pub use server::{KeysFault, TestIdpServer};
 pub use signing::{SigningAlg, SigningError, SigningKey};
 

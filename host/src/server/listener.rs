@@ -4,7 +4,8 @@
 //! request head, and each request body one of its own: a body not received
 //! in time ends the request with a 408 JSON error. A malformed header line
 //! is dropped rather than failing the whole request, so the answer is
-//! trustpub's JSON, not hyper's empty 400. The connection's address
+//! trustpub's JSON, not hyper's empty 400; a head that cannot be parsed at
+//! all gets JSON too (`parse_errors.rs`). The connection's address
 //! reaches the filters as a request extension (`auth::ConnectionAddr`).
 
 use std::future::Future;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use warp::http::StatusCode;
 
 use super::auth::ConnectionAddr;
+use super::parse_errors::JsonParseErrors;
 use super::{ApiError, AppState, routes};
 
 /// How long a client may take to send what it sends.
@@ -90,7 +92,7 @@ pub async fn serve(
             }
         });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(JsonParseErrors::new(stream)), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -15,6 +15,7 @@ mod admin;
 mod auth;
 mod error;
 mod listener;
+mod parse_errors;
 mod rate_limit;
 mod routes;
 mod running;

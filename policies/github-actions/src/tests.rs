@@ -788,3 +788,135 @@ fn case_tables_pass_natively() {
     );
     assert!(report.passed >= 40, "only {} cases", report.passed);
 }
+
+// --- event ---
+
+#[test]
+fn refused_events_by_default() {
+    for event in ["pull_request_target", "workflow_run"] {
+        assert_bad(
+            evaluate(with(|c| c["event_name"] = json!(event))),
+            "event",
+            &format!("the event_name claim '{event}' is refused by this registry"),
+        );
+    }
+    assert_bad(
+        evaluate(with(|c| {
+            c.remove("event_name");
+        })),
+        "claims",
+        "no event_name claim",
+    );
+}
+
+#[test]
+fn refused_events_are_configurable() {
+    let config = json!({"audience": AUD, "refused_events": ["push"]});
+    assert_bad(
+        evaluate_with(with(|_| {}), vec![policy(1, release())], config.clone()),
+        "event",
+        "'push' is refused",
+    );
+    let prt = with(|c| c["event_name"] = json!("pull_request_target"));
+    assert_matched(evaluate_with(prt, vec![policy(1, release())], config), 1);
+    let bad = json!({"audience": AUD, "refused_events": ["push "]});
+    assert_bad(
+        evaluate_with(with(|_| {}), vec![policy(1, release())], bad),
+        "config",
+        "refused_events",
+    );
+}
+
+// --- environment names: ASCII case only ---
+
+#[test]
+fn environment_with_a_kelvin_sign_is_not_keys() {
+    let criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml", "environment": "keys"});
+    // U+212A KELVIN SIGN lowercases to an ASCII 'k' under Unicode rules.
+    assert_eq!("\u{212A}eys".to_lowercase(), "keys");
+    assert_unauthorized(
+        evaluate_with(
+            with(|c| c["environment"] = json!("\u{212A}eys")),
+            vec![policy(1, criteria.clone())],
+            config(),
+        ),
+        "the policy wants keys",
+    );
+    assert_matched(
+        evaluate_with(
+            with(|c| c["environment"] = json!("KEYS")),
+            vec![policy(1, criteria)],
+            config(),
+        ),
+        1,
+    );
+}
+
+// --- reusable workflows of another repository ---
+
+fn shared() -> Value {
+    json!({"owner": "contoso", "repository": "app", "workflow": "release.yml", "workflow_repository": "Octo-Org/Shared"})
+}
+
+const SHARED_JOB: &str = "octo-org/shared/.github/workflows/publish.yml@refs/heads/main";
+
+#[test]
+fn reusable_workflow_of_the_named_repository() {
+    let token = with(|c| c["job_workflow_ref"] = json!(SHARED_JOB));
+    assert_matched(evaluate_with(token, vec![policy(1, shared())], config()), 1);
+    let checked = check(&shared().to_string()).expect("valid criteria");
+    assert!(
+        checked
+            .criteria
+            .contains(r#""workflow_repository":"octo-org/shared""#)
+    );
+    assert_eq!(checked.index_keys, vec!["contoso/app"]);
+}
+
+#[test]
+fn reusable_workflow_checks_the_caller_and_the_callee() {
+    let caller = with(|c| {
+        c["job_workflow_ref"] = json!(SHARED_JOB);
+        c["workflow_ref"] = json!("contoso/app/.github/workflows/ci.yml@refs/heads/main");
+    });
+    assert_unauthorized(
+        evaluate_with(caller, vec![policy(1, shared())], config()),
+        "calling workflow is ci.yml, the policy wants release.yml",
+    );
+    let callee = with(|c| {
+        c["job_workflow_ref"] = json!("evil/other/.github/workflows/publish.yml@refs/heads/main")
+    });
+    assert_unauthorized(
+        evaluate_with(callee, vec![policy(1, shared())], config()),
+        "not a workflow file of octo-org/shared",
+    );
+    // Without workflow_repository, today's same-repository rule holds.
+    let token = with(|c| c["job_workflow_ref"] = json!(SHARED_JOB));
+    assert_unauthorized(
+        evaluate_with(token, vec![policy(1, release())], config()),
+        "not a workflow file of contoso/app",
+    );
+}
+
+#[test]
+fn workflow_repository_must_be_owner_and_name() {
+    for (value, needle) in [
+        ("shared", "is not owner/repository"),
+        ("octo_org/shared", "criteria workflow_repository 'octo_org'"),
+        ("octo-org/a/b", "criteria workflow_repository 'a/b'"),
+        ("octo-org/", "criteria workflow_repository ''"),
+    ] {
+        let mut criteria = release();
+        criteria["workflow_repository"] = json!(value);
+        let err = check(&criteria.to_string()).expect_err(value);
+        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    }
+}
+
+#[test]
+fn the_sample_claims_are_a_valid_token() {
+    let criteria = json!({"owner": "contoso", "repository": "app", "workflow": "release.yml", "environment": "release"});
+    let sample = include_str!("../sample-claims.json");
+    trustpub_guest::testing::sample_exchange::<GitHubActions>(sample, json!({}), &criteria)
+        .assert_matched(1);
+}

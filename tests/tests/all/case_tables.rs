@@ -5,7 +5,30 @@
 use trustpub::evaluators::case_tables::run_dir;
 use trustpub::runtime::{EvaluatorRuntime, SandboxLimits};
 
-const EVALUATORS: [&str; 2] = ["entra-id", "github-actions"];
+/// Every evaluator with case tables: each `policies/<idp>/cases` directory.
+fn evaluators() -> Vec<String> {
+    let policies = trustpub_tests::root().join("policies");
+    let mut evaluators: Vec<String> = std::fs::read_dir(&policies)
+        .expect("policies/")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("cases").is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    evaluators.sort();
+    assert!(
+        [
+            "entra-id",
+            "github-actions",
+            "gitlab",
+            "forgejo-actions",
+            "generic-oidc"
+        ]
+        .iter()
+        .all(|idp| evaluators.iter().any(|e| e == idp)),
+        "{evaluators:?}"
+    );
+    evaluators
+}
 
 fn cases_dir(idp: &str) -> std::path::PathBuf {
     trustpub_tests::root()
@@ -17,13 +40,19 @@ fn cases_dir(idp: &str) -> std::path::PathBuf {
 #[test]
 fn every_case_table_passes_through_the_component() {
     let runtime = EvaluatorRuntime::new(SandboxLimits::default()).expect("runtime");
-    for idp in EVALUATORS {
+    // Every evaluator runs, so one's failure does not hide another's.
+    let mut failures = Vec::new();
+    for idp in evaluators() {
+        let idp = idp.as_str();
         let bytes = std::fs::read(trustpub_tests::component(idp)).expect("component");
         let evaluator = runtime.load(&bytes).expect("load");
         let report = run_dir(&evaluator, &cases_dir(idp)).expect("case tables");
-        assert!(report.failures.is_empty(), "{idp}: {:#?}", report.failures);
-        assert!(report.passed >= 10, "{idp}: only {} cases", report.passed);
+        failures.extend(report.failures.iter().map(|f| format!("{idp}: {f}")));
+        if report.passed < 10 {
+            failures.push(format!("{idp}: only {} cases", report.passed));
+        }
     }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]
@@ -41,7 +70,8 @@ fn a_case_table_fails_on_the_wrong_evaluator() {
 
 #[test]
 fn trustpub_eval_runs_a_case_table_directory() {
-    for idp in EVALUATORS {
+    for idp in evaluators() {
+        let idp = idp.as_str();
         let dir = cases_dir(idp);
         let component = trustpub_tests::component(idp);
         let out = trustpub_tests::run_trustpub(

@@ -106,6 +106,28 @@ audience = "https://www.nuget.org"
     assert_eq!(status, 200, "{body}");
 }
 
+/// The upgrade path: policies written under a 0.1 evaluator have no index
+/// keys; a restart with a 0.2 file indexes them before serving.
+#[tokio::test]
+async fn a_restart_with_a_0_2_evaluator_indexes_policies_written_under_0_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let entra = start_idp("k1").await;
+    let evaluator = dir.path().join("entra-id.wasm");
+    std::fs::copy(entra_0_1(), &evaluator).expect("copy fixture");
+    let config = config_with_evaluator(&dir.path().join("db.sqlite"), &entra, "", &evaluator);
+    let mut svc = Service::start(dir.path(), &config);
+    svc.user_with_policy("contoso", OID).await;
+    let (status, body, _) = svc.exchange_as(&entra_token(&entra, OID), None).await;
+    assert_eq!(status, 400, "0.1 cannot find policies by token: {body}");
+    svc.sigkill();
+
+    std::fs::copy(trustpub_tests::component("entra-id"), &evaluator).expect("install 0.2");
+    let svc = Service::start(dir.path(), &config);
+    assert_eq!(contract_of(&evaluators(&svc).await, "entra-id"), "0.2");
+    let (status, body, _) = svc.exchange_as(&entra_token(&entra, OID), None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn without_a_username_the_token_finds_its_user_unless_two_users_trust_it() {
     let s = trustpub_tests::server::TestServer::new()

@@ -15,5 +15,6 @@ mod handlers;
 mod hostile_components;
 mod hot_swap;
 mod operator_cli;
+mod providers;
 mod raw_http;
 mod signed_evaluators;

@@ -92,3 +92,65 @@ async fn a_malformed_header_line_is_dropped_and_the_request_answered_in_json() {
         "{answer}"
     );
 }
+
+/// Heads hyper cannot parse at all are answered by hyper itself; the
+/// connection's writer turns those answers into trustpub's JSON errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparseable_head_is_answered_in_json() {
+    let s = TestServer::new().without_policy().spawn().await;
+    let oversize = format!(
+        "GET /healthz HTTP/1.1\r\nHost: trustpub\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(600 * 1024)
+    );
+    let cases: [(&[u8], &str, &str); 3] = [
+        (
+            b"GET /hea\0lthz HTTP/1.1\r\nHost: trustpub\r\n\r\n",
+            "HTTP/1.1 400",
+            "cannot be parsed",
+        ),
+        (
+            b"GET /healthz HTTP/9.9\r\nHost: trustpub\r\n\r\n",
+            "HTTP/1.1 400",
+            "cannot be parsed",
+        ),
+        (oversize.as_bytes(), "HTTP/1.1 431", "too large"),
+    ];
+    for (request, status, needle) in cases {
+        let mut stream = connect(&s.svc.base).await;
+        // A server that answers before reading everything may reset the
+        // rest of a large write: what was answered is what counts.
+        let _ = stream.write_all(request).await;
+        let answer = read_what_arrives(&mut stream).await;
+        assert!(answer.starts_with(status), "{answer}");
+        assert!(
+            answer.contains("content-type: application/json") && answer.contains(needle),
+            "{answer}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert!(json["error"].is_string(), "{json}");
+    }
+    // The service still serves.
+    let health = s
+        .svc
+        .http
+        .get(s.svc.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+}
+
+/// What the server sent before it closed or reset the connection.
+async fn read_what_arrives(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(NEVER, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&chunk[..n]),
+            Ok(_) => break,
+            Err(_) => panic!("the server neither answered nor closed the connection"),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
