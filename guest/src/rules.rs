@@ -87,13 +87,7 @@ impl<C, S> Rule<C, S> {
         value: &'static str,
         why: &'static str,
     ) -> Self {
-        let kind = Kind::Equals {
-            claim,
-            value,
-            why,
-            optional: false,
-        };
-        Self { check, kind }
+        Self::equals_kind(check, claim, value, why, false)
     }
 
     /// Like [`Rule::equals`] when the claim is present (not `null`).
@@ -103,11 +97,21 @@ impl<C, S> Rule<C, S> {
         value: &'static str,
         why: &'static str,
     ) -> Self {
+        Self::equals_kind(check, claim, value, why, true)
+    }
+
+    const fn equals_kind(
+        check: &'static str,
+        claim: &'static str,
+        value: &'static str,
+        why: &'static str,
+        optional: bool,
+    ) -> Self {
         let kind = Kind::Equals {
             claim,
             value,
             why,
-            optional: true,
+            optional,
         };
         Self { check, kind }
     }

@@ -116,8 +116,24 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
     .await?;
     show(introspect(), "POST /api/v2/token/introspect").await?;
 
+    step("9. The next job names no user: its token's tenant and object id find the policy");
+    let next = idp.mint(&entra_app_token_claims(
+        TID,
+        OID,
+        AUDIENCE,
+        unix_now(),
+        "demo-uti-2",
+    ))?;
+    show(
+        http.post(format!("{base}/api/v2/token"))
+            .bearer_auth(&next)
+            .json(&json!({"tokenType": "ApiKey"})),
+        "POST /api/v2/token",
+    )
+    .await?;
+
     step(
-        "9. The audit log: every attempt, with outcome and evaluator digest (never tokens or keys)",
+        "10. The audit log: every attempt, with outcome and evaluator digest (never tokens or keys)",
     );
     let audit = admin(http.get(format!("{base}/admin/audit?username=contoso&limit=10")))
         .send()
@@ -139,7 +155,9 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
 
     server.stop().await;
     idp.stop().await;
-    println!("\nDone: one key minted, used, revoked; one replay refused.");
+    println!(
+        "\nDone: one key minted, used, revoked; one replay refused; one key minted without a username."
+    );
     Ok(())
 }
 
