@@ -6,6 +6,7 @@
 mod case_tables;
 mod contract_versions;
 mod corpus;
+mod demo;
 mod durability;
 mod entra_id_component;
 mod eval_cli;
