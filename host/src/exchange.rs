@@ -227,20 +227,15 @@ impl TokenExchange {
         let active = provider.evaluator();
         audit.evaluator_digest = Some(active.evaluator.digest().to_string());
         let decision = {
-            let (provider, active, store) = (provider.clone(), active.clone(), self.store.clone());
+            let route = Route {
+                provider: provider.clone(),
+                active: active.clone(),
+                keys,
+                issuer: issuer.to_string(),
+            };
+            let store = self.store.clone();
             let window = self.first_use_window_seconds;
-            run_blocking(move || {
-                decide(
-                    &provider,
-                    &active,
-                    keys,
-                    store.as_ref(),
-                    &request,
-                    now,
-                    window,
-                )
-            })
-            .await?
+            run_blocking(move || decide(&route, store.as_ref(), &request, now, window)).await?
         };
         audit.near_misses = decision
             .near_misses
@@ -328,10 +323,17 @@ impl TokenExchange {
 }
 
 /// Validate, look up, match — in one sandbox, on a blocking thread.
-fn decide(
-    provider: &Provider,
-    active: &ActiveEvaluator,
+/// Where the exchange routed the token: its provider, the evaluator version
+/// it runs on, its issuer's keys, and that issuer (read once, to route).
+struct Route {
+    provider: Arc<Provider>,
+    active: Arc<ActiveEvaluator>,
     keys: Arc<KeySet>,
+    issuer: String,
+}
+
+fn decide(
+    route: &Route,
     store: &dyn Store,
     request: &ExchangeRequest,
     now: u64,
@@ -346,24 +348,26 @@ fn decide(
         decision.failure = Some(e.to_string());
         decision.result = Err(ExchangeError::EvaluatorFailed);
     };
-    let mut session = match active.evaluator.session(keys) {
+    let (provider, active) = (&route.provider, &route.active);
+    let mut session = match active.evaluator.session(route.keys.clone()) {
         Ok(session) => session,
         Err(e) => {
             failed(&mut decision, e);
             return decision;
         }
     };
-    let facts = match session.validate(&request.token, &provider.config_json, now) {
-        Ok(Validation::Valid(facts)) => facts,
-        Ok(Validation::BadToken(r)) => {
-            decision.result = Err(ExchangeError::BadToken(r));
-            return decision;
-        }
-        Err(e) => {
-            failed(&mut decision, e);
-            return decision;
-        }
-    };
+    let facts =
+        match session.validate_routed(&request.token, &route.issuer, &provider.config_json, now) {
+            Ok(Validation::Valid(facts)) => facts,
+            Ok(Validation::BadToken(r)) => {
+                decision.result = Err(ExchangeError::BadToken(r));
+                return decision;
+            }
+            Err(e) => {
+                failed(&mut decision, e);
+                return decision;
+            }
+        };
     let username = request.username.as_deref();
     let policies = match (active.evaluator.contract(), username) {
         (Contract::V0_2, _) => store.candidates(&provider.name, &facts.lookup_keys, username),

@@ -61,6 +61,8 @@ impl LoadedEvaluator {
 /// What a valid validation left for `match`.
 struct Validated {
     facts: TokenFacts,
+    /// The `iss` the token names, which the evaluator's issuer must equal.
+    named_issuer: Option<String>,
     /// The 0.1 adapter replays the request with candidates.
     token: String,
     config: String,
@@ -109,6 +111,32 @@ impl<'a> EvaluatorSession<'a> {
         config: &str,
         now: u64,
     ) -> Result<Validation, EvalError> {
+        let named = UnverifiedJwt::parse(token)
+            .ok()
+            .and_then(|jwt| jwt.claims.string("iss").ok().map(str::to_string));
+        self.validate_named(token, named, config, now)
+    }
+
+    /// [`validate`](Self::validate) for a token whose unverified `iss` the
+    /// caller already read (the exchange routed by it): the token is not
+    /// parsed again.
+    pub fn validate_routed(
+        &mut self,
+        token: &str,
+        issuer: &str,
+        config: &str,
+        now: u64,
+    ) -> Result<Validation, EvalError> {
+        self.validate_named(token, Some(issuer.to_string()), config, now)
+    }
+
+    fn validate_named(
+        &mut self,
+        token: &str,
+        named_issuer: Option<String>,
+        config: &str,
+        now: u64,
+    ) -> Result<Validation, EvalError> {
         self.check_request_size(token.len() + config.len())?;
         self.now = now;
         self.validated = None;
@@ -142,10 +170,11 @@ impl<'a> EvaluatorSession<'a> {
         let validation = results::validation(self.contract(), raw, now, self.max_result())?;
         if let Validation::Valid(facts) = &validation {
             if self.contract() == Contract::V0_2 {
-                check_issuer(token, &facts.issuer)?;
+                check_issuer(named_issuer.as_deref(), &facts.issuer)?;
             }
             self.validated = Some(Validated {
                 facts: facts.clone(),
+                named_issuer,
                 token: token.to_string(),
                 config: config.to_string(),
             });
@@ -230,7 +259,7 @@ impl<'a> EvaluatorSession<'a> {
                         m.issuer
                     )));
                 }
-                check_issuer(&validated.token, &m.issuer)?;
+                check_issuer(validated.named_issuer.as_deref(), &m.issuer)?;
                 let facts = results::token_facts(
                     TokenFacts {
                         issuer: m.issuer,
@@ -264,11 +293,8 @@ impl<'a> EvaluatorSession<'a> {
 /// The verified issuer an evaluator reports must be the one the token names
 /// (and the host routed by): otherwise replay protection would be keyed by
 /// an issuer the token never had.
-fn check_issuer(token: &str, issuer: &str) -> Result<(), EvalError> {
-    let named = UnverifiedJwt::parse(token)
-        .ok()
-        .and_then(|jwt| jwt.claims.string("iss").ok().map(str::to_string));
-    if named.as_deref() != Some(issuer) {
+fn check_issuer(named: Option<&str>, issuer: &str) -> Result<(), EvalError> {
+    if named != Some(issuer) {
         return Err(EvalError::InvalidResult(format!(
             "it reported issuer '{}' for a token of another issuer",
             crate::names::truncated(issuer, 128)
