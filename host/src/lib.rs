@@ -25,6 +25,9 @@ pub mod digest;
 pub mod durable_file;
 pub mod evaluators;
 pub mod exchange;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod idp;
 pub mod jose;
 pub mod metrics;

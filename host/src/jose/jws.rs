@@ -7,11 +7,10 @@
 
 use std::sync::Arc;
 
+use super::key_set::{KeySet, VerifyingKey};
+use super::signature::{self, SignatureError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_simple::prelude::*;
-
-use crate::jose::key_set::{EcCurve, KeyMaterial, KeySet, VerifyingKey};
 
 /// The largest token accepted anywhere, unless configured otherwise.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -123,7 +122,7 @@ pub fn verify_jws(
         return Err(VerifyError::TooLong(max_len));
     }
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(_), None) =
+    let (Some(header), Some(payload), Some(signature_segment), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(VerifyError::Malformed);
@@ -158,69 +157,102 @@ pub fn verify_jws(
             alg: alg.into(),
         });
     }
+    let signing_input = &token[..token.rfind('.').unwrap_or_default()];
+    let signature_bytes = URL_SAFE_NO_PAD
+        .decode(signature_segment)
+        .map_err(|_| VerifyError::Malformed)?;
+    signature::verify(alg, &key, signing_input.as_bytes(), &signature_bytes).map_err(
+        |e| match e {
+            SignatureError::AlgKeyMismatch => VerifyError::AlgKeyMismatch {
+                kid: kid.into(),
+                alg: alg.into(),
+            },
+            SignatureError::BadSignature => VerifyError::BadSignature(key.kid.clone()),
+        },
+    )?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| VerifyError::Malformed)?;
     let payload = String::from_utf8(payload).map_err(|_| VerifyError::Malformed)?;
-    if let Err(e) = verify_signature(token, alg, &key) {
-        // Only on failure, off the hot path: say so if the claims, not the
-        // signature, are what jwt-simple could not accept.
-        check_registered_claims(&payload)?;
-        return Err(e);
-    }
-    check_key_issuer(&key, &payload)?;
+    let claims = RegisteredClaims::parse(&payload)?;
+    check_key_issuer(&key, &claims)?;
     Ok(payload)
 }
 
-/// jwt-simple reads the registered claims into typed fields while it checks
-/// the signature, so a claim of the wrong type fails there and would read as
-/// a bad signature. Called after such a failure, to say what is wrong.
-fn check_registered_claims(payload: &str) -> Result<(), VerifyError> {
-    use serde_json::Value;
-    let claims: serde_json::Map<String, Value> =
-        serde_json::from_str(payload).map_err(|_| VerifyError::Malformed)?;
-    let malformed = |what: String| Err(VerifyError::MalformedClaims(what));
-    for name in ["exp", "nbf", "iat"] {
-        match claims.get(name) {
-            None => {}
-            Some(Value::Number(n))
-                if n.as_u64().is_some()
-                    || n.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0) => {}
-            Some(_) => return malformed(format!("the {name} claim is not a number of seconds")),
+/// The registered claims, typed loosely so that a claim of the wrong type
+/// is named (`MalformedClaims`) rather than failing the parse; other claims
+/// are skipped unread. The evaluator judges their values.
+#[derive(serde::Deserialize)]
+struct RegisteredClaims {
+    exp: Option<serde_json::Value>,
+    nbf: Option<serde_json::Value>,
+    iat: Option<serde_json::Value>,
+    aud: Option<serde_json::Value>,
+    iss: Option<serde_json::Value>,
+    sub: Option<serde_json::Value>,
+    jti: Option<serde_json::Value>,
+    nonce: Option<serde_json::Value>,
+    tid: Option<serde_json::Value>,
+}
+
+impl RegisteredClaims {
+    fn parse(payload: &str) -> Result<Self, VerifyError> {
+        use serde_json::Value;
+        // A struct would also read a JSON array positionally.
+        if !payload.trim_start().starts_with('{') {
+            return Err(VerifyError::Malformed);
         }
-    }
-    match claims.get("aud") {
-        None | Some(Value::Null | Value::String(_)) => {}
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
-        Some(_) => return malformed("the aud claim is not a string or a list of strings".into()),
-    }
-    for name in ["iss", "sub", "jti", "nonce"] {
-        if !matches!(
-            claims.get(name),
-            None | Some(Value::Null | Value::String(_))
-        ) {
-            return malformed(format!("the {name} claim is not a string"));
+        let claims: Self = serde_json::from_str(payload).map_err(|_| VerifyError::Malformed)?;
+        let malformed = |what: String| Err(VerifyError::MalformedClaims(what));
+        for (name, value) in [
+            ("exp", &claims.exp),
+            ("nbf", &claims.nbf),
+            ("iat", &claims.iat),
+        ] {
+            match value {
+                None => {}
+                Some(Value::Number(n))
+                    if n.as_u64().is_some()
+                        || n.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0) => {}
+                Some(_) => {
+                    return malformed(format!("the {name} claim is not a number of seconds"));
+                }
+            }
         }
+        match &claims.aud {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+            Some(_) => {
+                return malformed("the aud claim is not a string or a list of strings".into());
+            }
+        }
+        for (name, value) in [
+            ("iss", &claims.iss),
+            ("sub", &claims.sub),
+            ("jti", &claims.jti),
+            ("nonce", &claims.nonce),
+        ] {
+            if !matches!(value, None | Some(Value::Null | Value::String(_))) {
+                return malformed(format!("the {name} claim is not a string"));
+            }
+        }
+        Ok(claims)
     }
-    Ok(())
 }
 
 /// A key the JWKS binds to an issuer verifies only that issuer's tokens:
 /// one tenant's key cannot vouch for a token naming another tenant. The
 /// `{tenantid}` placeholder (Entra ID's common keys) stands for the token's
 /// own `tid`, so its `iss` must name the tenant it claims to be from.
-fn check_key_issuer(key: &VerifyingKey, payload: &str) -> Result<(), VerifyError> {
+fn check_key_issuer(key: &VerifyingKey, claims: &RegisteredClaims) -> Result<(), VerifyError> {
     let Some(template) = &key.issuer else {
         return Ok(());
     };
-    let claims: serde_json::Value =
-        serde_json::from_str(payload).map_err(|_| VerifyError::Malformed)?;
-    let claim = |name: &str| claims.get(name).and_then(|v| v.as_str());
-    let expected = match claim("tid") {
+    let expected = match claims.tid.as_ref().and_then(|v| v.as_str()) {
         Some(tid) if template.contains("{tenantid}") => template.replace("{tenantid}", tid),
         _ => template.clone(),
     };
-    if claim("iss") == Some(expected.as_str()) {
+    if claims.iss.as_ref().and_then(|v| v.as_str()) == Some(expected.as_str()) {
         Ok(())
     } else {
         Err(VerifyError::KeyIssuerMismatch {
@@ -237,69 +269,6 @@ fn check_alg(alg: &str) -> Result<(), VerifyError> {
         a if a.starts_with("HS") => Err(VerifyError::Hmac(a.to_string())),
         a => Err(VerifyError::UnsupportedAlg(a.to_string())),
     }
-}
-
-/// Options that make jwt-simple check the signature and nothing else: the
-/// clock is pinned to zero with no tolerance (so `exp` always passes) and
-/// future `iat`/`nbf` are accepted. The evaluator judges lifetime itself.
-fn signature_only() -> VerificationOptions {
-    VerificationOptions {
-        accept_future: true,
-        time_tolerance: Some(Duration::from_secs(0)),
-        artificial_time: Some(UnixTimeStamp::from_secs(0)),
-        max_token_length: None,
-        ..Default::default()
-    }
-}
-
-fn verify_signature(token: &str, alg: &str, key: &VerifyingKey) -> Result<(), VerifyError> {
-    let mismatch = || VerifyError::AlgKeyMismatch {
-        kid: key.kid.clone(),
-        alg: alg.to_string(),
-    };
-    let options = Some(signature_only());
-    let result = match (&key.material, alg) {
-        (KeyMaterial::Rsa { n, e }, _) => {
-            macro_rules! rsa {
-                ($ty:ty) => {
-                    <$ty>::from_components(n, e)
-                        .map_err(|_| mismatch())?
-                        .verify_token::<serde_json::Value>(token, options)
-                };
-            }
-            match alg {
-                "RS256" => rsa!(RS256PublicKey),
-                "RS384" => rsa!(RS384PublicKey),
-                "RS512" => rsa!(RS512PublicKey),
-                "PS256" => rsa!(PS256PublicKey),
-                "PS384" => rsa!(PS384PublicKey),
-                "PS512" => rsa!(PS512PublicKey),
-                _ => return Err(mismatch()),
-            }
-        }
-        (
-            KeyMaterial::Ec {
-                curve: EcCurve::P256,
-                sec1,
-            },
-            "ES256",
-        ) => ES256PublicKey::from_bytes(sec1)
-            .map_err(|_| mismatch())?
-            .verify_token::<serde_json::Value>(token, options),
-        (
-            KeyMaterial::Ec {
-                curve: EcCurve::P384,
-                sec1,
-            },
-            "ES384",
-        ) => ES384PublicKey::from_bytes(sec1)
-            .map_err(|_| mismatch())?
-            .verify_token::<serde_json::Value>(token, options),
-        _ => return Err(mismatch()),
-    };
-    result
-        .map(drop)
-        .map_err(|_| VerifyError::BadSignature(key.kid.clone()))
 }
 
 #[cfg(test)]

@@ -334,3 +334,59 @@ fn registered_claims_of_the_wrong_type_are_named_not_called_a_bad_signature() {
         verify_jws(&token, ISS, &keys(&idp), MAX).unwrap_or_else(|e| panic!("{fine}: {e}"));
     }
 }
+
+/// A JWKS of one RSA key (no `alg`, so every RSA algorithm may use it).
+fn rsa_jwks(kid: &str, pair: &jwt_simple::prelude::RS256KeyPair) -> KeySet {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let c = pair.public_key().to_components();
+    let jwks = json!({"keys": [{"kty": "RSA", "kid": kid, "n": b64(&c.n), "e": b64(&c.e)}]});
+    KeySet::from_json(&jwks.to_string()).expect("jwks")
+}
+
+#[test]
+fn every_supported_rsa_and_ec_algorithm_verifies_and_refuses_a_forgery() {
+    use jwt_simple::prelude::*;
+    let rsa = RS256KeyPair::generate(2048).expect("rsa");
+    let der = rsa.to_der().expect("der");
+    let keys = rsa_jwks("r", &rsa);
+    let payload = Claims::with_custom_claims(json!({"sub": "s"}), Duration::from_secs(60));
+    macro_rules! signed {
+        ($ty:ty) => {
+            <$ty>::from_der(&der)
+                .expect("key")
+                .with_key_id("r")
+                .sign(payload.clone())
+                .expect("sign")
+        };
+    }
+    let tokens = [
+        signed!(RS256KeyPair),
+        signed!(RS384KeyPair),
+        signed!(RS512KeyPair),
+        signed!(PS256KeyPair),
+        signed!(PS384KeyPair),
+        signed!(PS512KeyPair),
+    ];
+    for token in &tokens {
+        verify_jws(token, ISS, &keys, MAX).unwrap_or_else(|e| panic!("{token}: {e}"));
+        // The same signature over another payload.
+        let (input, sig) = token.rsplit_once('.').expect("jws");
+        let (header, _) = input.split_once('.').expect("jws");
+        let forged = format!("{header}.{}.{sig}", seg(&json!({"sub": "t"})));
+        assert_eq!(
+            verify_jws(&forged, ISS, &keys, MAX),
+            Err(VerifyError::BadSignature("r".into()))
+        );
+    }
+    let p384 = ES384KeyPair::generate().with_key_id("e");
+    let point = p384.public_key().public_key().to_bytes_uncompressed();
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-384", "kid": "e", "x": b64(&point[1..49]), "y": b64(&point[49..97])}]});
+    let ec_keys = KeySet::from_json(&jwks.to_string()).expect("jwks");
+    let token = p384.sign(payload).expect("sign");
+    verify_jws(&token, ISS, &ec_keys, MAX).expect("ES384");
+}

@@ -6,3 +6,4 @@
 pub mod jws;
 pub mod key_cache;
 pub mod key_set;
+mod signature;

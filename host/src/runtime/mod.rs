@@ -16,7 +16,7 @@ mod error;
 mod evaluator;
 mod limits;
 mod outcome;
-mod results;
+pub(crate) mod results;
 mod sandbox;
 mod session;
 mod slots;

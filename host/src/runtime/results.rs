@@ -51,7 +51,7 @@ fn index_keys(what: &str, mut keys: Vec<String>) -> Result<Vec<String>, EvalErro
     Ok(keys)
 }
 
-pub(super) fn checked_criteria(
+pub(crate) fn checked_criteria(
     contract: Contract,
     result: Result<CheckedCriteria, String>,
     max: usize,
@@ -93,7 +93,7 @@ fn rejection(r: Rejection, max: usize) -> Result<Rejection, EvalError> {
 /// `now`: the time the token was validated at. An `accepted-until` before
 /// the token's `exp` or before now is raised to that floor: the host keeps
 /// the token id at least that long, whatever the guest says.
-pub(super) fn validation(
+pub(crate) fn validation(
     contract: Contract,
     result: Validation,
     now: u64,
@@ -148,7 +148,7 @@ pub(super) fn token_facts(
 
 /// A match must name one of the candidates of this call; near misses are
 /// kept only for candidates of this call, with bounded reasons.
-pub(super) fn match_result(
+pub(crate) fn match_result(
     result: MatchResult,
     candidates: &[Candidate],
     max: usize,

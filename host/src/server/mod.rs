@@ -20,7 +20,7 @@ mod rate_limit;
 mod routes;
 mod running;
 mod status;
-mod token;
+pub(crate) mod token;
 
 use std::sync::Arc;
 

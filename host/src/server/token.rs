@@ -30,7 +30,7 @@ struct ExchangeBody {
 
 /// The answer uses the naming of the request.
 #[derive(Clone, Copy)]
-enum Naming {
+pub(crate) enum Naming {
     /// `{"username", "tokenType": "ApiKey"}` — NuGet/login.
     Camel,
     /// `{"username", "token_type": "api_key"}` — the seed draft.
@@ -109,7 +109,7 @@ pub async fn exchange(
 
 /// The username is optional: without it the policies are found by the
 /// token's index key across all users.
-fn parse_body(body: &[u8]) -> Result<(Option<String>, Naming), ApiError> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<(Option<String>, Naming), ApiError> {
     let parsed: ExchangeBody = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("the request body is not a valid JSON object: {e}"))
     })?;

@@ -9,6 +9,7 @@
 //! - only a key's SHA-256 hash is stored, never the key;
 //! - a committed exchange is durable before the call returns.
 
+mod group_commit;
 mod policy_index;
 mod rows;
 mod sqlite;

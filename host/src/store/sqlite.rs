@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::group_commit::CommitQueue;
+
 use rusqlite::types::Type;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -35,6 +37,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    commits: CommitQueue<ExchangeCommit>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -81,6 +84,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            commits: CommitQueue::default(),
         })
     }
 
@@ -89,6 +93,104 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
     }
+}
+
+/// Writes a group of exchanges in one `BEGIN IMMEDIATE` transaction, each in
+/// its own savepoint; the results are final only once the commit returned.
+fn write_exchanges(conn: &mut Connection, batch: &[ExchangeCommit]) -> Vec<Result<(), StoreError>> {
+    let failed = |e: &dyn std::fmt::Display| {
+        batch
+            .iter()
+            .map(|_| Err(StoreError::Database(e.to_string())))
+            .collect()
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return failed(&e),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for x in batch {
+        // A savepoint dropped without commit rolls back to where it began.
+        let result = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
+            apply_exchange(&sp, x)?;
+            sp.commit()?;
+            Ok(())
+        });
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        // Nothing of the group was kept: what had succeeded fails now.
+        Err(e) => results
+            .into_iter()
+            .map(|r| r.and(Err(StoreError::Database(e.to_string()))))
+            .collect(),
+    }
+}
+
+/// One exchange's writes, inside the group's transaction (a savepoint).
+fn apply_exchange(tx: &Connection, x: &ExchangeCommit) -> Result<(), StoreError> {
+    let policy_id = i64::try_from(x.policy_id)
+        .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
+    let keep_until = to_i64(x.keep_token_id_until)?;
+    let key = &x.key;
+    let key_scopes = scopes_json(&key.scopes)?;
+    let mut wanted_pins = x.pins.clone();
+    wanted_pins.sort();
+
+    let fresh = tx.execute(
+        "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (issuer, token_id) DO NOTHING",
+        params![x.issuer, x.token_id, keep_until],
+    )?;
+    if fresh == 0 {
+        return Err(StoreError::Replay);
+    }
+
+    let exists = tx
+        .query_row("SELECT 1 FROM policies WHERE id = ?1", [policy_id], |_| {
+            Ok(())
+        })
+        .optional()?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
+    }
+
+    if !wanted_pins.is_empty() {
+        let current = load_pins(tx, policy_id)?;
+        if current.is_empty() {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO policy_pins (policy_id, name, value) VALUES (?1, ?2, ?3)",
+            )?;
+            for (name, value) in &wanted_pins {
+                stmt.execute(params![policy_id, name, value])?;
+            }
+        } else if current != wanted_pins {
+            return Err(StoreError::PinConflict);
+        }
+    }
+
+    tx.execute(
+        "UPDATE policies SET last_used_at = ?2 WHERE id = ?1",
+        params![policy_id, to_i64(key.created_at)?],
+    )?;
+    tx.execute(
+        "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
+         expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            key.hash,
+            key.username,
+            key.owner,
+            key_scopes,
+            to_i64(key.policy_id)?,
+            key.provider,
+            key.evaluator_digest,
+            to_i64(key.created_at)?,
+            to_i64(key.expires_at)?,
+        ],
+    )?;
+    insert_audit(tx, &x.audit)?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -374,73 +476,15 @@ impl Store for SqliteStore {
         Ok(policy)
     }
 
+    /// Concurrent commits share one transaction and one sync to disk
+    /// (`group_commit.rs`); each exchange is a savepoint of it, so a replay
+    /// or pin conflict undoes only its own writes.
     fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
-        let policy_id = i64::try_from(x.policy_id)
-            .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
-        let keep_until = to_i64(x.keep_token_id_until)?;
-        let key = &x.key;
-        let key_scopes = scopes_json(&key.scopes)?;
-        let mut wanted_pins = x.pins.clone();
-        wanted_pins.sort();
-
-        let mut conn = self.conn()?;
-        // Dropping `tx` without commit rolls everything back.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-
-        let fresh = tx.execute(
-            "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (issuer, token_id) DO NOTHING",
-            params![x.issuer, x.token_id, keep_until],
-        )?;
-        if fresh == 0 {
-            return Err(StoreError::Replay);
-        }
-
-        let exists = tx
-            .query_row("SELECT 1 FROM policies WHERE id = ?1", [policy_id], |_| {
-                Ok(())
-            })
-            .optional()?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
-        }
-
-        if !wanted_pins.is_empty() {
-            let current = load_pins(&tx, policy_id)?;
-            if current.is_empty() {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO policy_pins (policy_id, name, value) VALUES (?1, ?2, ?3)",
-                )?;
-                for (name, value) in &wanted_pins {
-                    stmt.execute(params![policy_id, name, value])?;
-                }
-            } else if current != wanted_pins {
-                return Err(StoreError::PinConflict);
-            }
-        }
-
-        tx.execute(
-            "UPDATE policies SET last_used_at = ?2 WHERE id = ?1",
-            params![policy_id, to_i64(key.created_at)?],
-        )?;
-        tx.execute(
-            "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
-             expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                key.hash,
-                key.username,
-                key.owner,
-                key_scopes,
-                to_i64(key.policy_id)?,
-                key.provider,
-                key.evaluator_digest,
-                to_i64(key.created_at)?,
-                to_i64(key.expires_at)?,
-            ],
-        )?;
-        insert_audit(&tx, &x.audit)?;
-        tx.commit()?;
-        Ok(())
+        self.commits.commit(
+            x.clone(),
+            || self.conn(),
+            |conn, batch| write_exchanges(conn, batch),
+        )
     }
 
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {
