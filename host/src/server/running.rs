@@ -142,7 +142,18 @@ pub async fn build_state_with_clock(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, StartupError> {
-    let store = store::open(&settings.database)?;
+    let store = {
+        let url = settings.database.clone();
+        let options = store::PostgresOptions {
+            timeout: Duration::from_millis(settings.database_timeout_ms),
+            pool_size: settings.database_pool_size,
+        };
+        // Connecting and migrating block (PostgreSQL's client runs its own
+        // small runtime, which may not start inside this one).
+        run_blocking(move || store::open_with(&url, &options))
+            .await
+            .map_err(|e| StartupError::Task(e.to_string()))??
+    };
     let limits = SandboxLimits {
         memory_bytes: settings.evaluator_memory_mib << 20,
         timeout: Duration::from_millis(settings.evaluation_timeout_ms),

@@ -1,6 +1,6 @@
-//! Storage: one [`Store`] interface, engines behind it (SQLite embedded by
-//! default; PostgreSQL planned). The interface is synchronous; the server
-//! calls it from blocking threads.
+//! Storage: one [`Store`] interface, engines behind it: SQLite embedded by
+//! default (one host), PostgreSQL for a cluster of hosts. The interface is
+//! synchronous; the server calls it from blocking threads.
 //!
 //! Invariants every engine keeps:
 //! - a token id (issuer + id) is accepted once: [`Store::commit_exchange`]
@@ -10,12 +10,16 @@
 //! - a committed exchange is durable before the call returns.
 
 mod policy_index;
+pub mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(test)]
+mod suite;
 mod types;
 
 use std::sync::Arc;
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -31,10 +35,14 @@ pub enum StoreError {
     /// A pinned policy's pins differ from the ones the exchange would write.
     #[error("the policy's pinned identifiers changed concurrently")]
     PinConflict,
-    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    #[error("unsupported database URL scheme '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached right now (down, restarting, timed
+    /// out); the request may succeed later. Answered with 503.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub trait Store: Send + Sync {
@@ -116,13 +124,29 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite://PATH` (or a bare path).
+/// Opens the store a database URL names: `sqlite://PATH` (or a bare path),
+/// or `postgres://…` / `postgresql://…` with default options.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &PostgresOptions::default())
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// [`open`] with the PostgreSQL engine's timeout and pool size. Blocks
+/// (connects, migrates): call it on a blocking thread.
+pub fn open_with(url: &str, options: &PostgresOptions) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         return Ok(Arc::new(SqliteStore::open(path)?));
     }
-    if url.contains("://") {
-        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    if is_postgres_url(url) {
+        return Ok(Arc::new(PostgresStore::open(url, options)?));
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        // Only the scheme: the rest may hold a password.
+        return Err(StoreError::UnsupportedUrl(scheme.to_string()));
     }
     Ok(Arc::new(SqliteStore::open(url)?))
 }

@@ -559,5 +559,5 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
+#[path = "sqlite_tests.rs"]
 mod tests;
