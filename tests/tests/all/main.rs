@@ -17,6 +17,7 @@ mod handlers;
 mod hostile_components;
 mod hot_swap;
 mod operator_cli;
+mod outage;
 mod providers;
 mod raw_http;
 mod signed_evaluators;
