@@ -9,6 +9,7 @@
 //! - only a key's SHA-256 hash is stored, never the key;
 //! - a committed exchange is durable before the call returns.
 
+mod copy;
 mod policy_index;
 pub mod postgres;
 mod rows;
@@ -19,6 +20,7 @@ mod types;
 
 use std::sync::Arc;
 
+pub use copy::{CopiedTable, sqlite_to_postgres};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;

@@ -16,6 +16,7 @@ mod github_http;
 mod handlers;
 mod hostile_components;
 mod hot_swap;
+mod migrate;
 mod operator_cli;
 mod outage;
 mod providers;

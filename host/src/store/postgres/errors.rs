@@ -10,7 +10,7 @@ fn is_outage(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55P03"
 }
 
-pub(super) fn map(e: postgres::Error) -> StoreError {
+pub(in crate::store) fn map(e: postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         return if is_outage(code) {

@@ -27,7 +27,7 @@ use postgres::NoTls;
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
-use self::errors::map;
+pub(in crate::store) use self::errors::map;
 use self::rows::{
     AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, insert_audit, load_pins, opt_u64_at, query_policies,
     scopes_at, u64_at,
@@ -124,7 +124,7 @@ impl PostgresStore {
         Ok(Self { pool, config })
     }
 
-    fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
+    pub(in crate::store) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool.get().map_err(errors::pool)
     }
 
