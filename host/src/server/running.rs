@@ -50,6 +50,8 @@ pub struct RunningServer {
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
     key_refresh: Option<JoinHandle<()>>,
+    /// Adopts evaluator versions other hosts activate (PostgreSQL only).
+    evaluator_follow: Option<JoinHandle<()>>,
     _watch: Option<FileDeploys>,
 }
 
@@ -110,6 +112,9 @@ impl RunningServer {
         }
         self.purge.abort();
         if let Some(task) = &self.key_refresh {
+            task.abort();
+        }
+        if let Some(task) = &self.evaluator_follow {
             task.abort();
         }
         let _ = (&mut self.server).await;
@@ -222,6 +227,10 @@ pub async fn build_state_with_clock(
         client_ip_header: settings.client_ip_header.clone(),
     });
     state.operator.index_all_policies().await;
+    // A host joining a cluster runs the cluster's versions from the start.
+    if state.store.shares_evaluators() {
+        state.operator.adopt_cluster_evaluators().await;
+    }
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
     }
@@ -301,6 +310,10 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             }
         })
     });
+    let evaluator_follow = state.store.shares_evaluators().then(|| {
+        let state = state.clone();
+        tokio::spawn(async move { state.operator.follow_cluster_evaluators().await })
+    });
     let watch = if settings.watch_evaluators {
         Some(deploy_replaced_files(state.clone())?)
     } else {
@@ -315,5 +328,6 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
         server,
         purge,
         key_refresh,
+        evaluator_follow,
     })
 }

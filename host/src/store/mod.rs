@@ -124,6 +124,41 @@ pub trait Store: Send + Sync {
         kind: AuditKind,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    // Evaluators shared by a cluster. An embedded engine (SQLite, one host)
+    // shares nothing: each host's evaluator files are its truth.
+
+    /// Whether hosts share evaluator versions through this store.
+    fn shares_evaluators(&self) -> bool {
+        false
+    }
+    /// Stores `version` (if new) as `provider`'s active evaluator and tells
+    /// the other hosts, atomically.
+    fn publish_evaluator(
+        &self,
+        _provider: &str,
+        _version: &StoredEvaluator,
+        _now: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Every provider's active evaluator digest, as (provider, digest).
+    fn active_evaluators(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn evaluator_version(
+        &self,
+        _provider: &str,
+        _digest: &str,
+    ) -> Result<Option<StoredEvaluator>, StoreError> {
+        Ok(None)
+    }
+    /// Blocks until another host announces an evaluator change (`true`) or
+    /// `timeout` passes (`false`).
+    fn wait_for_evaluator_change(&self, timeout: std::time::Duration) -> Result<bool, StoreError> {
+        std::thread::sleep(timeout);
+        Ok(false)
+    }
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (or a bare path),

@@ -182,3 +182,123 @@ async fn a_host_killed_under_load_loses_no_key_and_its_tokens_stay_used() {
     }
     assert!(keys >= 40);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_evaluator_pushed_to_one_host_serves_on_the_other_without_a_failed_exchange() {
+    use crate::hot_swap::{active_digest, copy_evaluator, put, sha256, variant};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    use trustpub_tests::server::{Service, config_on, start_idp};
+
+    let Some(db) = TestDatabase::create("an_evaluator_pushed_to_one_host_serves_on_the_other")
+    else {
+        return;
+    };
+    let idp = start_idp("k1").await;
+    // Each host has its evaluator file of its own, as on two machines.
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let settings = format!("{NO_RATE_LIMITS}\nwatch_evaluators = false");
+    let host = |dir: &std::path::Path| {
+        let evaluator = copy_evaluator(dir);
+        let settings = format!(
+            "{settings}\ncompiled_cache_dir = \"{}\"",
+            dir.join("compiled").display()
+        );
+        Service::start(dir, &config_on(db.url(), &idp, &settings, &evaluator))
+    };
+    let a = host(dir_a.path());
+    let b = host(dir_b.path());
+    a.user_with_policy("contoso", OID).await;
+    let before = active_digest(&b).await;
+
+    // Load on B throughout the push.
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let exchanged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tokens: Vec<String> = (0..2000).map(|_| entra_token(&idp, OID)).collect();
+    let tokens = Arc::new(Mutex::new(tokens));
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, failures, exchanged, tokens) = (
+                stop.clone(),
+                failures.clone(),
+                exchanged.clone(),
+                tokens.clone(),
+            );
+            let url = b.url("/api/v2/token");
+            let http = reqwest::Client::new();
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(token) = tokens.lock().await.pop() else {
+                        break;
+                    };
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({"username": "contoso", "tokenType": "ApiKey"}))
+                        .send()
+                        .await
+                        .expect("send");
+                    let status = r.status().as_u16();
+                    if status != 200 {
+                        failures
+                            .lock()
+                            .await
+                            .push((status, r.text().await.unwrap_or_default()));
+                    }
+                    exchanged.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .collect();
+    while exchanged.load(Ordering::Relaxed) < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let bytes = variant(
+        &std::fs::read(dir_a.path().join("entra-id.wasm")).expect("read"),
+        "cluster-v2",
+    );
+    let new_digest = sha256(&bytes);
+    assert_ne!(new_digest, before);
+    let (status, body) = put(&a, bytes).await;
+    assert_eq!(status, 200, "{body}");
+    let pushed = Instant::now();
+    let deadline = pushed + Duration::from_secs(30);
+    while active_digest(&b).await != new_digest {
+        assert!(
+            Instant::now() < deadline,
+            "B never adopted the new evaluator"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // For docs/BENCHMARKS.md; not a pass/fail criterion.
+    eprintln!("cluster: push on A → active on B in {:?}", pushed.elapsed());
+    let served_before = exchanged.load(Ordering::Relaxed);
+    while exchanged.load(Ordering::Relaxed) < served_before + 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    assert!(
+        failures.lock().await.is_empty(),
+        "{:?}",
+        failures.lock().await
+    );
+    // Both hosts show one digest; B's own file holds the new version, so a
+    // restart of B keeps it.
+    assert_eq!(active_digest(&a).await, new_digest);
+    assert_eq!(
+        sha256(&std::fs::read(dir_b.path().join("entra-id.wasm")).expect("read")),
+        new_digest
+    );
+    // B's keys are now minted by the new version.
+    let minted = b.audit("limit=1").await;
+    assert_eq!(minted[0]["evaluator_digest"], json!(new_digest), "{minted}");
+}

@@ -17,6 +17,7 @@
 //! durable.
 
 mod errors;
+mod evaluators;
 mod rows;
 mod schema;
 
@@ -35,7 +36,7 @@ use self::rows::{
 use super::rows::{scopes_json, to_i64};
 use super::{
     ApiKeyRecord, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy, Store,
-    StoreError, StoredPolicy, User,
+    StoreError, StoredEvaluator, StoredPolicy, User,
 };
 
 /// How a PostgreSQL store connects.
@@ -62,6 +63,8 @@ type Manager = PostgresConnectionManager<NoTls>;
 pub struct PostgresStore {
     pool: Pool<Manager>,
     config: postgres::Config,
+    /// The connection that LISTENs for evaluator changes.
+    listener: std::sync::Mutex<Option<postgres::Client>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -121,16 +124,15 @@ impl PostgresStore {
             .test_on_check_out(true)
             .error_handler(Box::new(PoolErrorLog))
             .build_unchecked(manager);
-        Ok(Self { pool, config })
+        Ok(Self {
+            pool,
+            config,
+            listener: std::sync::Mutex::new(None),
+        })
     }
 
     pub(in crate::store) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool.get().map_err(errors::pool)
-    }
-
-    /// The connection settings, for a dedicated connection (LISTEN).
-    pub fn config(&self) -> &postgres::Config {
-        &self.config
     }
 }
 
@@ -599,6 +601,35 @@ impl Store for PostgresStore {
             )
             .map_err(map)?;
         rows.iter().map(audit_row).collect()
+    }
+
+    fn shares_evaluators(&self) -> bool {
+        true
+    }
+
+    fn publish_evaluator(
+        &self,
+        provider: &str,
+        version: &StoredEvaluator,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.publish(provider, version, now)
+    }
+
+    fn active_evaluators(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.active()
+    }
+
+    fn evaluator_version(
+        &self,
+        provider: &str,
+        digest: &str,
+    ) -> Result<Option<StoredEvaluator>, StoreError> {
+        self.version(provider, digest)
+    }
+
+    fn wait_for_evaluator_change(&self, timeout: Duration) -> Result<bool, StoreError> {
+        self.wait(timeout)
     }
 }
 

@@ -9,7 +9,10 @@ use super::errors::map;
 use crate::store::StoreError;
 
 /// Schema migrations, in order; `schema_migrations` records the applied ones.
-pub(super) const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_evaluators.sql"),
+];
 
 /// Any constant both hosts agree on; it names the lock, nothing else.
 const MIGRATION_LOCK: i64 = 0x7472_7573_7470_7562; // "trustpub"
