@@ -70,13 +70,23 @@ pub enum ExchangeError {
     /// The provider's evaluator misbehaved (trap, timeout, invalid result).
     #[error("the evaluator for this token's identity provider failed; try again later")]
     EvaluatorFailed,
+    /// The database is down or timed out: nothing was committed.
+    #[error("{STORE_UNAVAILABLE_MESSAGE}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// What a client is told while the database is unreachable.
+pub const STORE_UNAVAILABLE_MESSAGE: &str =
+    "the service's database is unavailable; try again later";
+
 impl From<StoreError> for ExchangeError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -170,9 +180,11 @@ impl TokenExchange {
             ) => AuditOutcome::Unauthorized,
             Err(ExchangeError::Replay) => AuditOutcome::Replay,
             Err(ExchangeError::RenewalRequired(_)) => AuditOutcome::RenewalRequired,
-            Err(ExchangeError::EvaluatorFailed | ExchangeError::Internal(_)) => {
-                AuditOutcome::EvaluatorError
-            }
+            Err(
+                ExchangeError::EvaluatorFailed
+                | ExchangeError::Internal(_)
+                | ExchangeError::Unavailable(_),
+            ) => AuditOutcome::EvaluatorError,
         };
         let metrics = self.registry.metrics();
         metrics.exchange(provider, outcome.as_str());

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trustpub::cli::{Cli, Command, demo, eval, idp, operator, serve};
+use trustpub::cli::{Cli, Command, demo, eval, idp, migrate, operator, serve};
 use trustpub::config::LogFormat;
 
 /// Exit code for a command line that does not parse (sysexits' EX_USAGE),
@@ -55,6 +55,8 @@ fn main() -> ExitCode {
         Command::Policy(args) => finish("policy", async_main(operator::run_policy(args))),
         Command::Evaluator(args) => finish("evaluator", async_main(operator::run_evaluator(args))),
         Command::Audit(args) => finish("audit", async_main(operator::run_audit(args))),
+        // Blocking database work only: no async runtime.
+        Command::Migrate(args) => finish("migrate", migrate::run(&args)),
     }
 }
 

@@ -60,4 +60,5 @@ pub fn run_trustpub(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 pub mod in_process;
+pub mod postgres;
 pub mod server;

@@ -244,9 +244,14 @@ pub fn config_with_evaluator(
     extra: &str,
     evaluator: &Path,
 ) -> String {
+    config_on(&format!("sqlite://{}", db.display()), idp, extra, evaluator)
+}
+
+/// The configuration for one Entra ID provider on the database `url`.
+pub fn config_on(database: &str, idp: &TestIdpServer, extra: &str, evaluator: &Path) -> String {
     format!(
         r#"listen = "127.0.0.1:0"
-database = "sqlite://{db}"
+database = "{database}"
 admin_token = "{ADMIN_TOKEN}"
 {extra}
 
@@ -257,7 +262,6 @@ jwks_url = "{jwks}"
 [providers.config]
 audience = "{AUDIENCE}"
 "#,
-        db = db.display(),
         evaluator = evaluator.display(),
         jwks = idp.jwks_url(),
     )
@@ -275,6 +279,7 @@ pub struct TestServer {
     github: bool,
     entra_kid: Option<String>,
     without_policy: bool,
+    database: Option<String>,
 }
 
 /// A spawned test service and what it was set up with. Keep it alive as
@@ -296,6 +301,12 @@ impl Spawned {
     pub fn kill_and_restart(&mut self) {
         self.svc.sigkill();
         self.svc = Service::start(self.dir.path(), &self.config);
+    }
+
+    /// Another host on the same configuration and database (a cluster
+    /// member when the database is PostgreSQL).
+    pub fn another_host(&self) -> Service {
+        Service::start(self.dir.path(), &self.config)
     }
 
     /// The GitHub Actions test IdP (set up by [`TestServer::github`]).
@@ -329,6 +340,13 @@ impl TestServer {
         self
     }
 
+    /// Runs on this database URL (PostgreSQL) instead of a SQLite file in
+    /// the test's directory.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database = Some(url.to_string());
+        self
+    }
+
     /// No user or policy is created.
     pub fn without_policy(mut self) -> Self {
         self.without_policy = true;
@@ -346,13 +364,22 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let entra = start_idp(self.entra_kid.as_deref().unwrap_or("k1")).await;
         let db = dir.path().join("db.sqlite");
-        let (github, config) = if self.github {
+        let (github, mut config) = if self.github {
             let github = start_idp("github").await;
             let config = config_with_github(&db, &entra, &github, &self.settings);
             (Some(github), config)
         } else {
             (None, config(&db, &entra, &self.settings))
         };
+        if let Some(url) = &self.database {
+            config = config.replace(
+                &format!("database = \"sqlite://{}\"", db.display()),
+                &format!(
+                    "database = \"{url}\"\ncompiled_cache_dir = \"{}\"",
+                    dir.path().join("compiled").display()
+                ),
+            );
+        }
         (dir, entra, github, config)
     }
 

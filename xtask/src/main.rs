@@ -2,7 +2,8 @@
 //!
 //! - `components`: build every evaluator (`policies/*`) and hostile test guest
 //!   (`tests/hostile/*`) into `target/components/`;
-//! - `test`: components, then the whole workspace's tests;
+//! - `test`: components, then the whole workspace's tests, with a throwaway
+//!   PostgreSQL for the store suite's second engine and the cluster tests;
 //! - `demo`: components, then `trustpub demo`;
 //! - `toolchain`: install (when missing) and check the wasm toolchain;
 //! - `doc-links`: every Markdown link stays inside the repository and resolves;
@@ -13,6 +14,7 @@
 mod components;
 mod doc_links;
 mod module_cycles;
+mod postgres;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -46,9 +48,15 @@ fn run() -> Result<()> {
             timed("build trustpub", || {
                 cargo(&root, &["build", "--package", "trustpub"])
             })?;
+            // Stopped and removed when dropped, whatever the tests did.
+            let server = postgres::ThrowawayPostgres::start()?;
+            let env = [
+                (postgres::URL_VAR, server.url()),
+                (postgres::BIN_VAR, server.bin().display().to_string()),
+            ];
             let mut test = vec!["test", "--workspace"];
             test.extend(extra);
-            timed("cargo test", || cargo(&root, &test))
+            timed("cargo test", || cargo_with_env(&root, &test, &env))
         }
         Some("demo") => {
             timed("components", || components::build_all(&root).map(drop))?;
@@ -83,9 +91,14 @@ fn workspace_root() -> PathBuf {
 
 /// Runs the cargo that runs us (rustup's), in the workspace root.
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    cargo_with_env(root, args, &[])
+}
+
+fn cargo_with_env(root: &Path, args: &[&str], env: &[(&str, String)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot run {cargo}"))?;

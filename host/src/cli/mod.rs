@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod eval;
 pub mod idp;
+pub mod migrate;
 pub mod operator;
 pub mod serve;
 
@@ -37,4 +38,6 @@ pub enum Command {
     Evaluator(operator::EvaluatorArgs),
     /// Show the audit log: exchange attempts (failed checks, near misses) and operator actions.
     Audit(operator::AuditArgs),
+    /// Copy a SQLite database into an empty PostgreSQL database, verified by counts.
+    Migrate(migrate::MigrateArgs),
 }

@@ -35,8 +35,14 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub listen: SocketAddr,
-    /// `sqlite://PATH` (default `sqlite://trustpub.db`).
+    /// `sqlite://PATH` (default `sqlite://trustpub.db`) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` for a cluster of hosts.
     pub database: String,
+    /// PostgreSQL: the longest wait for a connection or a statement before
+    /// a request fails with 503 (and the connect timeout).
+    pub database_timeout_ms: u64,
+    /// PostgreSQL: connections this host keeps at most.
+    pub database_pool_size: u32,
     /// Bearer token of the operator API; without it `/admin` is disabled.
     pub admin_token: Option<String>,
     pub key_lifetime_seconds: u64,
@@ -93,6 +99,8 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database: "sqlite://trustpub.db".into(),
+            database_timeout_ms: 5_000,
+            database_pool_size: 16,
             admin_token: None,
             key_lifetime_seconds: 3600,
             first_use_window_seconds: 7 * 24 * 3600,
@@ -179,6 +187,9 @@ impl Settings {
         if self.providers.is_empty() {
             return invalid("no [[providers]] are configured".into());
         }
+        if self.database_timeout_ms == 0 || self.database_pool_size == 0 {
+            return invalid("database_timeout_ms and database_pool_size must be at least 1".into());
+        }
         let mut names = HashSet::new();
         for p in &self.providers {
             if !names.insert(p.name.as_str()) {
@@ -264,6 +275,9 @@ impl Settings {
         if let Some(dir) = &self.compiled_cache_dir {
             return Some(dir.clone());
         }
+        if crate::store::is_postgres_url(&self.database) {
+            return Some(PathBuf::from("trustpub-compiled"));
+        }
         let db = self
             .database
             .strip_prefix("sqlite://")
@@ -281,7 +295,9 @@ impl Settings {
 pub const MAX_KEY_LIFETIME_SECONDS: u64 = 86_400;
 
 /// Top-level settings that `TRUSTPUB_<KEY>` may set.
-const SCALAR_KEYS: [&str; 26] = [
+const SCALAR_KEYS: [&str; 28] = [
+    "database_timeout_ms",
+    "database_pool_size",
     "header_timeout_seconds",
     "body_timeout_seconds",
     "jwks_refresh_seconds",

@@ -19,6 +19,8 @@ pub enum DeployOrigin {
     Api,
     /// The provider's component file was replaced.
     File,
+    /// Another host of the cluster activated it (PostgreSQL).
+    Cluster,
 }
 
 impl DeployOrigin {
@@ -26,6 +28,7 @@ impl DeployOrigin {
         match self {
             Self::Api => "api",
             Self::File => "file",
+            Self::Cluster => "cluster",
         }
     }
 }

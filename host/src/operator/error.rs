@@ -18,6 +18,9 @@ pub enum OperatorError {
     /// The provider's evaluator misbehaved while checking criteria.
     #[error("{0}")]
     EvaluatorFailed(String),
+    /// The database is down or timed out; nothing was changed.
+    #[error("{}", crate::exchange::STORE_UNAVAILABLE_MESSAGE)]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -27,6 +30,7 @@ impl From<StoreError> for OperatorError {
         match e {
             StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
             StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
             other => Self::Internal(other.to_string()),
         }
     }

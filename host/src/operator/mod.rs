@@ -5,6 +5,7 @@
 //! every change is audited with the [`Actor`] that asked for it.
 
 mod actor;
+mod cluster;
 mod error;
 pub mod views;
 
@@ -267,6 +268,9 @@ impl OperatorService {
             }
             Ok(deployed) => {
                 self.index_policies(&deployed.provider).await;
+                if !deployed.unchanged {
+                    self.publish(&deployed).await?;
+                }
                 self.record_action(self.evaluator_event(
                     actor,
                     AuditOutcome::EvaluatorDeployed,
@@ -295,6 +299,7 @@ impl OperatorService {
         let registry = self.registry.clone();
         let deployed = run_blocking(move || registry.rollback(&provider)).await??;
         self.index_policies(&deployed.provider).await;
+        self.publish(&deployed).await?;
         self.record_action(self.evaluator_event(
             actor,
             AuditOutcome::EvaluatorRolledBack,

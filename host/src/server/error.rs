@@ -60,6 +60,17 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
+    /// The database is unreachable: 503 with a retry hint; the detail
+    /// (which host, which error) goes to the log only.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::exchange::STORE_UNAVAILABLE_MESSAGE,
+        )
+        .with_retry_after(1)
+    }
+
     pub fn into_response(self) -> warp::reply::Response {
         let body = warp::reply::json(&serde_json::json!({ "error": self.message }));
         let mut response = warp::reply::with_status(body, self.status).into_response();
@@ -104,6 +115,7 @@ impl From<ExchangeError> for ApiError {
             ExchangeError::EvaluatorFailed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
+            ExchangeError::Unavailable(detail) => Self::unavailable(detail),
             ExchangeError::Internal(detail) => Self::internal(detail),
         }
     }
@@ -118,6 +130,7 @@ impl From<OperatorError> for ApiError {
             OperatorError::EvaluatorFailed(message) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
             }
+            OperatorError::Unavailable(detail) => Self::unavailable(detail),
             OperatorError::Internal(detail) => Self::internal(detail),
         }
     }

@@ -50,6 +50,8 @@ pub struct RunningServer {
     server: JoinHandle<()>,
     purge: JoinHandle<()>,
     key_refresh: Option<JoinHandle<()>>,
+    /// Adopts evaluator versions other hosts activate (PostgreSQL only).
+    evaluator_follow: Option<JoinHandle<()>>,
     _watch: Option<FileDeploys>,
 }
 
@@ -112,6 +114,9 @@ impl RunningServer {
         if let Some(task) = &self.key_refresh {
             task.abort();
         }
+        if let Some(task) = &self.evaluator_follow {
+            task.abort();
+        }
         let _ = (&mut self.server).await;
         // Refused attempts still queued are written before the process ends.
         self.state.audit_log.flush().await;
@@ -142,7 +147,18 @@ pub async fn build_state_with_clock(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, StartupError> {
-    let store = store::open(&settings.database)?;
+    let store = {
+        let url = settings.database.clone();
+        let options = store::PostgresOptions {
+            timeout: Duration::from_millis(settings.database_timeout_ms),
+            pool_size: settings.database_pool_size,
+        };
+        // Connecting and migrating block (PostgreSQL's client runs its own
+        // small runtime, which may not start inside this one).
+        run_blocking(move || store::open_with(&url, &options))
+            .await
+            .map_err(|e| StartupError::Task(e.to_string()))??
+    };
     let limits = SandboxLimits {
         memory_bytes: settings.evaluator_memory_mib << 20,
         timeout: Duration::from_millis(settings.evaluation_timeout_ms),
@@ -211,6 +227,10 @@ pub async fn build_state_with_clock(
         client_ip_header: settings.client_ip_header.clone(),
     });
     state.operator.index_all_policies().await;
+    // A host joining a cluster runs the cluster's versions from the start.
+    if state.store.shares_evaluators() {
+        state.operator.adopt_cluster_evaluators().await;
+    }
     if state.admin_token.is_none() {
         tracing::warn!("no admin_token is configured: the operator API is disabled");
     }
@@ -290,6 +310,10 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
             }
         })
     });
+    let evaluator_follow = state.store.shares_evaluators().then(|| {
+        let state = state.clone();
+        tokio::spawn(async move { state.operator.follow_cluster_evaluators().await })
+    });
     let watch = if settings.watch_evaluators {
         Some(deploy_replaced_files(state.clone())?)
     } else {
@@ -304,5 +328,6 @@ async fn serve(settings: &Settings, state: Arc<AppState>) -> Result<RunningServe
         server,
         purge,
         key_refresh,
+        evaluator_follow,
     })
 }

@@ -1,6 +1,6 @@
-//! Storage: one [`Store`] interface, engines behind it (SQLite embedded by
-//! default; PostgreSQL planned). The interface is synchronous; the server
-//! calls it from blocking threads.
+//! Storage: one [`Store`] interface, engines behind it: SQLite embedded by
+//! default (one host), PostgreSQL for a cluster of hosts. The interface is
+//! synchronous; the server calls it from blocking threads.
 //!
 //! Invariants every engine keeps:
 //! - a token id (issuer + id) is accepted once: [`Store::commit_exchange`]
@@ -9,14 +9,20 @@
 //! - only a key's SHA-256 hash is stored, never the key;
 //! - a committed exchange is durable before the call returns.
 
+mod copy;
 mod group_commit;
 mod policy_index;
+pub mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(test)]
+mod suite;
 mod types;
 
 use std::sync::Arc;
 
+pub use copy::{CopiedTable, sqlite_to_postgres};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -32,10 +38,14 @@ pub enum StoreError {
     /// A pinned policy's pins differ from the ones the exchange would write.
     #[error("the policy's pinned identifiers changed concurrently")]
     PinConflict,
-    #[error("unsupported database URL '{0}': use sqlite://PATH")]
+    #[error("unsupported database URL scheme '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached right now (down, restarting, timed
+    /// out); the request may succeed later. Answered with 503.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub trait Store: Send + Sync {
@@ -115,15 +125,66 @@ pub trait Store: Send + Sync {
         kind: AuditKind,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    // Evaluators shared by a cluster. An embedded engine (SQLite, one host)
+    // shares nothing: each host's evaluator files are its truth.
+
+    /// Whether hosts share evaluator versions through this store.
+    fn shares_evaluators(&self) -> bool {
+        false
+    }
+    /// Stores `version` (if new) as `provider`'s active evaluator and tells
+    /// the other hosts, atomically.
+    fn publish_evaluator(
+        &self,
+        _provider: &str,
+        _version: &StoredEvaluator,
+        _now: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Every provider's active evaluator digest, as (provider, digest).
+    fn active_evaluators(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn evaluator_version(
+        &self,
+        _provider: &str,
+        _digest: &str,
+    ) -> Result<Option<StoredEvaluator>, StoreError> {
+        Ok(None)
+    }
+    /// Blocks until another host announces an evaluator change (`true`) or
+    /// `timeout` passes (`false`).
+    fn wait_for_evaluator_change(&self, timeout: std::time::Duration) -> Result<bool, StoreError> {
+        std::thread::sleep(timeout);
+        Ok(false)
+    }
 }
 
-/// Opens the store a database URL names: `sqlite://PATH` (or a bare path).
+/// Opens the store a database URL names: `sqlite://PATH` (or a bare path),
+/// or `postgres://…` / `postgresql://…` with default options.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &PostgresOptions::default())
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// [`open`] with the PostgreSQL engine's timeout and pool size. Blocks
+/// (connects, migrates): call it on a blocking thread.
+pub fn open_with(url: &str, options: &PostgresOptions) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         return Ok(Arc::new(SqliteStore::open(path)?));
     }
-    if url.contains("://") {
-        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    if is_postgres_url(url) {
+        return Ok(Arc::new(PostgresStore::open(url, options)?));
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        // Only the scheme: the rest may hold a password.
+        return Err(StoreError::UnsupportedUrl(scheme.to_string()));
     }
     Ok(Arc::new(SqliteStore::open(url)?))
 }

@@ -88,7 +88,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    pub(super) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn
             .lock()
             .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
@@ -603,5 +603,5 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
+#[path = "sqlite_tests.rs"]
 mod tests;

@@ -229,3 +229,13 @@ pub struct AuditNearMiss {
     pub policy_id: u64,
     pub reason: String,
 }
+
+/// One evaluator version as a cluster engine shares it between hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvaluator {
+    /// `sha256:…` of the component.
+    pub digest: String,
+    pub component: Vec<u8>,
+    /// Its detached signature (base64), if any.
+    pub signature: Option<Vec<u8>>,
+}

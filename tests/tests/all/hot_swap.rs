@@ -77,7 +77,7 @@ pub(crate) async fn active_digest(svc: &Service) -> String {
         .to_string()
 }
 
-async fn put(svc: &Service, bytes: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn put(svc: &Service, bytes: Vec<u8>) -> (u16, Value) {
     put_signed(svc, bytes, None).await
 }
 

@@ -4,6 +4,7 @@
 //! area, which is most of a clean build's link time.
 
 mod case_tables;
+mod cluster;
 mod contract_versions;
 mod corpus;
 mod demo;
@@ -15,7 +16,9 @@ mod github_http;
 mod handlers;
 mod hostile_components;
 mod hot_swap;
+mod migrate;
 mod operator_cli;
+mod outage;
 mod providers;
 mod raw_http;
 mod signed_evaluators;

@@ -1,18 +1,17 @@
-//! Tests of [`SqliteStore`] on real files in a temporary directory.
+//! The store test-suite, one suite for every engine: each test is a
+//! function of a fresh [`TestDb`], instantiated once per engine by
+//! `store_suite!` at the bottom (SQLite on a temporary file, PostgreSQL on a
+//! fresh database of `TRUSTPUB_TEST_POSTGRES_URL`).
 
 #![allow(clippy::unwrap_used)]
 
+pub(super) mod engines;
+
 use std::sync::{Arc, Barrier};
 
+use self::engines::TestDb;
 use super::*;
 use crate::store::{NewApiKey, Scope};
-
-fn temp_store() -> (tempfile::TempDir, String, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("trustpub.db").to_str().unwrap().to_string();
-    let store = SqliteStore::open(&path).unwrap();
-    (dir, path, store)
-}
 
 fn new_policy(username: &str, provider: &str) -> NewPolicy {
     NewPolicy {
@@ -83,18 +82,17 @@ fn exchange(
 }
 
 /// A store with user alice and one entra-id policy; returns the policy id.
-fn store_with_policy() -> (tempfile::TempDir, String, SqliteStore, u64) {
-    let (dir, path, store) = temp_store();
+fn store_with_policy(db: &TestDb) -> (Arc<dyn Store>, u64) {
+    let store = db.open();
     store.create_user("alice", 100).unwrap();
     let policy = store
         .create_policy(&new_policy("alice", "entra-id"), 200)
         .unwrap();
-    (dir, path, store, policy.id)
+    (store, policy.id)
 }
 
-#[test]
-fn users_create_list_get_and_duplicate() {
-    let (_dir, _path, store) = temp_store();
+fn users_create_list_get_and_duplicate(db: &TestDb) {
+    let store = db.open();
     store.ping().unwrap();
     assert_eq!(
         store.create_user("Alice", 10).unwrap(),
@@ -127,9 +125,8 @@ fn users_create_list_get_and_duplicate() {
     assert!(store.get_user("carol").unwrap().is_none());
 }
 
-#[test]
-fn create_policy_for_missing_user_is_not_found() {
-    let (_dir, _path, store) = temp_store();
+fn create_policy_for_missing_user_is_not_found(db: &TestDb) {
+    let store = db.open();
     let err = store
         .create_policy(&new_policy("nobody", "entra-id"), 1)
         .unwrap_err();
@@ -140,9 +137,8 @@ fn create_policy_for_missing_user_is_not_found() {
     assert!(store.list_policies(None).unwrap().is_empty());
 }
 
-#[test]
-fn policies_oldest_first_and_filtered_by_provider() {
-    let (_dir, _path, store) = temp_store();
+fn policies_oldest_first_and_filtered_by_provider(db: &TestDb) {
+    let store = db.open();
     store.create_user("alice", 1).unwrap();
     store.create_user("bob", 1).unwrap();
     let p1 = store
@@ -193,9 +189,8 @@ fn policies_oldest_first_and_filtered_by_provider() {
     );
 }
 
-#[test]
-fn policy_ids_are_never_reused() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn policy_ids_are_never_reused(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     store.delete_policy(id, 300).unwrap();
     let next = store
         .create_policy(&new_policy("alice", "entra-id"), 400)
@@ -203,9 +198,8 @@ fn policy_ids_are_never_reused() {
     assert!(next.id > id);
 }
 
-#[test]
-fn commit_exchange_then_replay_writes_nothing_more() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn commit_exchange_then_replay_writes_nothing_more(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     assert!(
         !store
             .token_id_used("https://issuer.example", "jti-1")
@@ -253,10 +247,8 @@ fn commit_exchange_then_replay_writes_nothing_more() {
     assert_eq!(store.list_audit(None, 10).unwrap().len(), 1);
 }
 
-#[test]
-fn concurrent_exchanges_of_one_token_yield_one_key() {
-    let (_dir, _path, store, id) = store_with_policy();
-    let store = Arc::new(store);
+fn concurrent_exchanges_of_one_token_yield_one_key(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     let barrier = Arc::new(Barrier::new(20));
     let handles: Vec<_> = (0..20)
         .map(|i| {
@@ -288,11 +280,12 @@ fn concurrent_exchanges_of_one_token_yield_one_key() {
     assert_eq!(store.list_audit(None, 100).unwrap().len(), 1);
 }
 
-#[test]
-fn two_connections_to_one_file_also_serialize() {
-    let (_dir, path, store, id) = store_with_policy();
-    let other = SqliteStore::open(&path).unwrap();
-    let stores = [Arc::new(store), Arc::new(other)];
+/// Two stores on one database: two processes on one SQLite file, two hosts
+/// on one PostgreSQL.
+fn two_stores_on_one_database_also_serialize(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
+    let other = db.open();
+    let stores = [store, other];
     let barrier = Arc::new(Barrier::new(10));
     let handles: Vec<_> = (0..10)
         .map(|i| {
@@ -318,9 +311,8 @@ fn two_connections_to_one_file_also_serialize() {
     );
 }
 
-#[test]
-fn pins_written_on_first_use_then_enforced() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn pins_written_on_first_use_then_enforced(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     store
         .commit_exchange(&exchange(
             id,
@@ -373,9 +365,8 @@ fn pins_written_on_first_use_then_enforced() {
     assert_eq!(store.list_policies(None).unwrap()[0].pins, pins);
 }
 
-#[test]
-fn commit_exchange_on_deleted_policy_is_not_found() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn commit_exchange_on_deleted_policy_is_not_found(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     store.delete_policy(id, 300).unwrap();
     let err = store
         .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
@@ -392,9 +383,8 @@ fn commit_exchange_on_deleted_policy_is_not_found() {
     assert!(store.find_key("hash-1").unwrap().is_none());
 }
 
-#[test]
-fn delete_policy_revokes_its_keys() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn delete_policy_revokes_its_keys(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     let other = store
         .create_policy(&new_policy("alice", "entra-id"), 201)
         .unwrap()
@@ -441,9 +431,8 @@ fn delete_policy_revokes_its_keys() {
     ));
 }
 
-#[test]
-fn revoke_key_reports_whether_it_changed_anything() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn revoke_key_reports_whether_it_changed_anything(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     store
         .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
         .unwrap();
@@ -457,9 +446,8 @@ fn revoke_key_reports_whether_it_changed_anything() {
     assert!(store.find_key("no-such-hash").unwrap().is_none());
 }
 
-#[test]
-fn renew_updates_renewed_at() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn renew_updates_renewed_at(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     let renewed = store.renew_policy(id, 5_000).unwrap();
     assert_eq!((renewed.created_at, renewed.renewed_at), (200, 5_000));
     assert_eq!(store.get_policy(id).unwrap().unwrap().renewed_at, 5_000);
@@ -469,9 +457,8 @@ fn renew_updates_renewed_at() {
     ));
 }
 
-#[test]
-fn purge_removes_only_expired_token_ids() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn purge_removes_only_expired_token_ids(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     for (jti, exp) in [("a", 100), ("b", 200), ("c", 300)] {
         let mut x = exchange(id, jti, &format!("hash-{jti}"), &[]);
         x.keep_token_id_until = exp;
@@ -483,9 +470,8 @@ fn purge_removes_only_expired_token_ids() {
     assert_eq!(store.purge_used_token_ids(u64::MAX).unwrap(), 2);
 }
 
-#[test]
-fn audit_retention_deletes_only_older_events() {
-    let (_dir, _path, store, _id) = store_with_policy();
+fn audit_retention_deletes_only_older_events(db: &TestDb) {
+    let (store, _id) = store_with_policy(db);
     for at in [100, 200, 300] {
         store
             .record_audit(&audit("alice", at, AuditOutcome::BadToken))
@@ -502,9 +488,8 @@ fn audit_retention_deletes_only_older_events() {
     assert_eq!(store.purge_audit(u64::MAX).unwrap(), 2);
 }
 
-#[test]
-fn values_beyond_i64_are_errors_not_panics() {
-    let (_dir, _path, store, id) = store_with_policy();
+fn values_beyond_i64_are_errors_not_panics(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     assert!(matches!(
         store.create_user("carol", u64::MAX),
         Err(StoreError::Database(_))
@@ -522,9 +507,8 @@ fn values_beyond_i64_are_errors_not_panics() {
     );
 }
 
-#[test]
-fn list_audit_most_recent_first_with_limit() {
-    let (_dir, _path, store) = temp_store();
+fn list_audit_most_recent_first_with_limit(db: &TestDb) {
+    let store = db.open();
     for i in 0..5u64 {
         let user = if i % 2 == 0 { "alice" } else { "bob" };
         let event = AuditEvent {
@@ -555,9 +539,8 @@ fn list_audit_most_recent_first_with_limit() {
     );
 }
 
-#[test]
-fn everything_survives_reopen() {
-    let (dir, path, store, id) = store_with_policy();
+fn everything_survives_reopen(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
     store
         .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
         .unwrap();
@@ -568,7 +551,7 @@ fn everything_survives_reopen() {
     let audit_events = store.list_audit(None, 10).unwrap();
     drop(store);
 
-    let store = SqliteStore::open(&path).unwrap();
+    let store = db.open();
     assert_eq!(
         store.list_users().unwrap(),
         vec![User {
@@ -589,73 +572,10 @@ fn everything_survives_reopen() {
         Err(StoreError::Replay)
     ));
     drop(store);
-    drop(dir);
 }
 
-#[test]
-fn open_sets_pragmas_and_schema_version() {
-    let (_dir, _path, store) = temp_store();
-    let conn = store.conn().unwrap();
-    let mode: String = conn
-        .pragma_query_value(None, "journal_mode", |r| r.get(0))
-        .unwrap();
-    let sync: i64 = conn
-        .pragma_query_value(None, "synchronous", |r| r.get(0))
-        .unwrap();
-    let fk: i64 = conn
-        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
-        .unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
-    assert_eq!(version, MIGRATIONS.len() as i64);
-}
-
-#[test]
-fn open_rejects_a_schema_newer_than_this_build() {
-    let (_dir, path, store) = temp_store();
-    store
-        .conn()
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
-    drop(store);
-    let err = SqliteStore::open(&path).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Database(m) if m.contains("schema version 99")),
-        "{err:?}"
-    );
-}
-
-#[test]
-fn open_in_missing_directory_is_a_database_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing").join("trustpub.db");
-    let err = SqliteStore::open(path.to_str().unwrap()).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Database(m) if m.contains("does not exist")),
-        "{err:?}"
-    );
-    assert!(!dir.path().join("missing").exists());
-}
-
-#[test]
-fn open_via_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("url.db");
-    let store = crate::store::open(&format!("sqlite://{}", path.display())).unwrap();
-    store.ping().unwrap();
-    assert!(path.exists());
-    assert!(matches!(
-        crate::store::open("postgres://x"),
-        Err(StoreError::UnsupportedUrl(_))
-    ));
-}
-
-#[test]
-fn a_batch_of_audit_events_is_recorded_whole() {
-    let (_dir, _path, store, _id) = store_with_policy();
+fn a_batch_of_audit_events_is_recorded_whole(db: &TestDb) {
+    let (store, _id) = store_with_policy(db);
     let batch: Vec<AuditEvent> = (1..=3)
         .map(|at| audit("alice", at, AuditOutcome::BadToken))
         .collect();
@@ -669,9 +589,8 @@ fn a_batch_of_audit_events_is_recorded_whole() {
     assert_eq!(at, vec![3, 2, 1]);
 }
 
-#[test]
-fn candidates_are_found_by_provider_and_index_key_across_users() {
-    let (_dir, _path, store) = temp_store();
+fn candidates_are_found_by_provider_and_index_key_across_users(db: &TestDb) {
+    let store = db.open();
     store.create_user("alice", 1).unwrap();
     store.create_user("bob", 1).unwrap();
     let keyed = |user: &str, provider: &str, keys: &[&str]| NewPolicy {
@@ -721,9 +640,8 @@ fn candidates_are_found_by_provider_and_index_key_across_users() {
     assert_eq!(ids(store.candidates("gh", &app, None).unwrap()), vec![b1]);
 }
 
-#[test]
-fn reindex_replaces_keys_and_records_the_evaluator() {
-    let (_dir, _path, store) = temp_store();
+fn reindex_replaces_keys_and_records_the_evaluator(db: &TestDb) {
+    let store = db.open();
     store.create_user("alice", 1).unwrap();
     let id = store
         .create_policy(&new_policy("alice", "entra-id"), 2)
@@ -756,9 +674,8 @@ fn reindex_replaces_keys_and_records_the_evaluator() {
     );
 }
 
-#[test]
-fn audit_keeps_check_names_and_near_misses() {
-    let (_dir, _path, store) = temp_store();
+fn audit_keeps_check_names_and_near_misses(db: &TestDb) {
+    let store = db.open();
     let event = AuditEvent {
         check: Some("audience".to_string()),
         near_misses: vec![AuditNearMiss {
@@ -770,3 +687,53 @@ fn audit_keeps_check_names_and_near_misses() {
     store.record_audit(&event).unwrap();
     assert_eq!(store.list_audit(None, 1).unwrap(), vec![event]);
 }
+
+/// One `#[test]` per suite function and engine: `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&super::TestDb::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    // Without a server the test says so (once) and checks nothing.
+                    let Some(db) = super::TestDb::postgres() else { return };
+                    super::$name(&db);
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    store_with_policy,
+    users_create_list_get_and_duplicate,
+    create_policy_for_missing_user_is_not_found,
+    policies_oldest_first_and_filtered_by_provider,
+    policy_ids_are_never_reused,
+    commit_exchange_then_replay_writes_nothing_more,
+    concurrent_exchanges_of_one_token_yield_one_key,
+    two_stores_on_one_database_also_serialize,
+    pins_written_on_first_use_then_enforced,
+    commit_exchange_on_deleted_policy_is_not_found,
+    delete_policy_revokes_its_keys,
+    revoke_key_reports_whether_it_changed_anything,
+    renew_updates_renewed_at,
+    purge_removes_only_expired_token_ids,
+    audit_retention_deletes_only_older_events,
+    values_beyond_i64_are_errors_not_panics,
+    list_audit_most_recent_first_with_limit,
+    everything_survives_reopen,
+    a_batch_of_audit_events_is_recorded_whole,
+    candidates_are_found_by_provider_and_index_key_across_users,
+    reindex_replaces_keys_and_records_the_evaluator,
+    audit_keeps_check_names_and_near_misses,
+);

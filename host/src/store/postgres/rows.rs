@@ -1,0 +1,149 @@
+//! How store values map to PostgreSQL rows: BIGINT times and ids, JSON
+//! scopes and near misses, policies with their pins.
+
+use postgres::{GenericClient, Row};
+
+use super::errors::map;
+use crate::store::{AuditEvent, AuditNearMiss, AuditOutcome, Scope, StoreError, StoredPolicy};
+
+pub(super) fn u64_at(row: &Row, idx: usize) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(idx).map_err(map)?;
+    u64::try_from(v)
+        .map_err(|_| StoreError::Database(format!("negative value {v} in column {idx}")))
+}
+
+pub(super) fn opt_u64_at(row: &Row, idx: usize) -> Result<Option<u64>, StoreError> {
+    let v: Option<i64> = row.try_get(idx).map_err(map)?;
+    v.map(|v| {
+        u64::try_from(v)
+            .map_err(|_| StoreError::Database(format!("negative value {v} in column {idx}")))
+    })
+    .transpose()
+}
+
+pub(super) fn scopes_at(row: &Row, idx: usize) -> Result<Vec<Scope>, StoreError> {
+    let text: String = row.try_get(idx).map_err(map)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Database(format!("cannot decode scopes: {e}")))
+}
+
+pub(super) const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
+     p.created_at, p.renewed_at, p.last_used_at FROM policies p JOIN users u ON u.id = p.user_id";
+
+fn policy_row(row: &Row) -> Result<StoredPolicy, StoreError> {
+    Ok(StoredPolicy {
+        id: u64_at(row, 0)?,
+        username: row.try_get(1).map_err(map)?,
+        provider: row.try_get(2).map_err(map)?,
+        owner: row.try_get(3).map_err(map)?,
+        criteria: row.try_get(4).map_err(map)?,
+        scopes: scopes_at(row, 5)?,
+        pins: Vec::new(),
+        created_at: u64_at(row, 6)?,
+        renewed_at: u64_at(row, 7)?,
+        last_used_at: opt_u64_at(row, 8)?,
+    })
+}
+
+pub(super) fn load_pins(
+    client: &mut impl GenericClient,
+    policy_id: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT name, value FROM policy_pins WHERE policy_id = $1 ORDER BY name",
+            &[&policy_id],
+        )
+        .map_err(map)?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Runs a policy query and fills in each policy's pins (in one more query).
+pub(super) fn query_policies(
+    client: &mut impl GenericClient,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<Vec<StoredPolicy>, StoreError> {
+    let rows = client.query(sql, params).map_err(map)?;
+    let mut policies = rows.iter().map(policy_row).collect::<Result<Vec<_>, _>>()?;
+    if policies.is_empty() {
+        return Ok(policies);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
+    let pins = client
+        .query(
+            "SELECT policy_id, name, value FROM policy_pins WHERE policy_id = ANY($1) \
+             ORDER BY policy_id, name",
+            &[&ids],
+        )
+        .map_err(map)?;
+    for pin in &pins {
+        let id: i64 = pin.get(0);
+        if let Some(p) = policies.iter_mut().find(|p| i64::try_from(p.id) == Ok(id)) {
+            p.pins.push((pin.get(1), pin.get(2)));
+        }
+    }
+    Ok(policies)
+}
+
+pub(super) const AUDIT_COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, \
+     subject, client_addr, check_name, near_misses FROM audit_events";
+
+pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
+    let outcome: String = row.try_get(3).map_err(map)?;
+    let outcome = AuditOutcome::parse(&outcome)
+        .ok_or_else(|| StoreError::Database(format!("unknown audit outcome '{outcome}'")))?;
+    let near_misses: Option<String> = row.try_get(10).map_err(map)?;
+    Ok(AuditEvent {
+        at: u64_at(row, 0)?,
+        provider: row.try_get(1).map_err(map)?,
+        username: row.try_get(2).map_err(map)?,
+        outcome,
+        detail: row.try_get(4).map_err(map)?,
+        policy_id: opt_u64_at(row, 5)?,
+        evaluator_digest: row.try_get(6).map_err(map)?,
+        subject: row.try_get(7).map_err(map)?,
+        client_addr: row.try_get(8).map_err(map)?,
+        check: row.try_get(9).map_err(map)?,
+        near_misses: match near_misses {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<AuditNearMiss>>(&text)
+                .map_err(|e| StoreError::Database(format!("cannot decode near misses: {e}")))?,
+        },
+    })
+}
+
+pub(super) fn insert_audit(
+    client: &mut impl GenericClient,
+    e: &AuditEvent,
+) -> Result<(), StoreError> {
+    use crate::store::rows::{opt_i64, to_i64};
+    let near_misses = if e.near_misses.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&e.near_misses)
+                .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))?,
+        )
+    };
+    client
+        .execute(
+            "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \
+             subject, client_addr, check_name, near_misses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &to_i64(e.at)?,
+                &e.provider,
+                &e.username,
+                &e.outcome.as_str(),
+                &e.detail,
+                &opt_i64(e.policy_id)?,
+                &e.evaluator_digest,
+                &e.subject,
+                &e.client_addr,
+                &e.check,
+                &near_misses,
+            ],
+        )
+        .map_err(map)?;
+    Ok(())
+}

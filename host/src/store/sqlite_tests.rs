@@ -1,0 +1,74 @@
+//! What only the SQLite engine has: its file, pragmas and schema version.
+//! Everything both engines do is in the shared suite (`suite/`).
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn temp_store() -> (tempfile::TempDir, String, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trustpub.db").to_str().unwrap().to_string();
+    let store = SqliteStore::open(&path).unwrap();
+    (dir, path, store)
+}
+
+#[test]
+fn open_sets_pragmas_and_schema_version() {
+    let (_dir, _path, store) = temp_store();
+    let conn = store.conn().unwrap();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    let fk: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+    assert_eq!(version, MIGRATIONS.len() as i64);
+}
+
+#[test]
+fn open_rejects_a_schema_newer_than_this_build() {
+    let (_dir, path, store) = temp_store();
+    store
+        .conn()
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    drop(store);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(m) if m.contains("schema version 99")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn open_in_missing_directory_is_a_database_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("trustpub.db");
+    let err = SqliteStore::open(path.to_str().unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(m) if m.contains("does not exist")),
+        "{err:?}"
+    );
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[test]
+fn open_via_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("url.db");
+    let store = crate::store::open(&format!("sqlite://{}", path.display())).unwrap();
+    store.ping().unwrap();
+    assert!(path.exists());
+    assert!(matches!(
+        crate::store::open("mysql://user:secret@x/db"),
+        Err(StoreError::UnsupportedUrl(scheme)) if scheme == "mysql"
+    ));
+}
