@@ -76,14 +76,28 @@ impl OperatorService {
             let Some(provider) = self.registry.get(&name) else {
                 continue;
             };
-            if provider.evaluator().evaluator.digest() == digest {
+            if provider.evaluator().evaluator.digest() == digest || self.refused(&name, &digest) {
                 continue;
             }
-            if let Err(e) = self.adopt(&name, &digest).await {
-                tracing::error!(provider = %name, %digest, error = %e,
-                    "cannot adopt the cluster's evaluator; this host keeps its version");
+            match self.adopt(&name, &digest).await {
+                Ok(()) => {}
+                Err(e @ OperatorError::Invalid(_)) => {
+                    tracing::error!(provider = %name, %digest, error = %e,
+                        "this host's admission refuses the cluster's evaluator; it keeps its version (check its evaluator_trusted_keys and configuration)");
+                    if let Ok(mut refused) = self.refused_cluster_versions.lock() {
+                        refused.insert(name.clone(), digest.clone());
+                    }
+                }
+                Err(e) => tracing::warn!(provider = %name, %digest, error = %e,
+                    "cannot adopt the cluster's evaluator yet; retrying"),
             }
         }
+    }
+
+    fn refused(&self, provider: &str, digest: &str) -> bool {
+        self.refused_cluster_versions
+            .lock()
+            .is_ok_and(|r| r.get(provider).is_some_and(|d| d == digest))
     }
 
     async fn adopt(&self, name: &str, digest: &str) -> Result<(), OperatorError> {

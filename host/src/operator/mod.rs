@@ -76,6 +76,9 @@ pub struct OperatorService {
     /// Flushed before an audit query, so it sees every earlier attempt.
     audit_log: AuditLog,
     clock: Arc<dyn Clock>,
+    /// Cluster versions this host's admission refused, by provider: not
+    /// compiled again at every compare, only when the cluster moves on.
+    refused_cluster_versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl OperatorService {
@@ -90,6 +93,7 @@ impl OperatorService {
             registry,
             audit_log,
             clock,
+            refused_cluster_versions: std::sync::Mutex::default(),
         }
     }
 

@@ -301,4 +301,18 @@ async fn an_evaluator_pushed_to_one_host_serves_on_the_other_without_a_failed_ex
     // B's keys are now minted by the new version.
     let minted = b.audit("limit=1").await;
     assert_eq!(minted[0]["evaluator_digest"], json!(new_digest), "{minted}");
+
+    // A rollback on B is the cluster's too: A goes back to the first version.
+    let r = b
+        .admin(reqwest::Method::POST, "/admin/evaluators/entra-id/rollback")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(active_digest(&b).await, before);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while active_digest(&a).await != before {
+        assert!(Instant::now() < deadline, "A never followed the rollback");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -18,6 +18,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7472_7573_7470_7562; // "trustpub"
 
 pub(super) fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    // Waiting for another host's migration, or running a long one, is not
+    // an outage: no statement timeout on this session.
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .map_err(map)?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .map_err(map)?;
