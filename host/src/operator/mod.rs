@@ -6,6 +6,7 @@
 
 mod actor;
 mod error;
+mod insight;
 pub mod views;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 pub use actor::Actor;
 pub use error::OperatorError;
+pub use insight::{AdmissionCheck, JwksFreshness, ProviderForm};
 
 use crate::audit_log::AuditLog;
 use crate::blocking::run_blocking;

@@ -229,3 +229,34 @@ pub struct AuditNearMiss {
     pub policy_id: u64,
     pub reason: String,
 }
+
+/// How many exchange attempts had one outcome (and, for a bad token, failed
+/// one check) at one provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCount {
+    pub provider: Option<String>,
+    pub outcome: AuditOutcome,
+    pub check: Option<String>,
+    pub count: u64,
+}
+
+impl AuditCount {
+    /// Counts events in memory, sorted by provider, outcome and check.
+    pub fn tally<'a>(events: impl Iterator<Item = &'a AuditEvent>) -> Vec<Self> {
+        let mut counts: std::collections::BTreeMap<(Option<String>, &'static str, Option<String>), (AuditOutcome, u64)> =
+            std::collections::BTreeMap::new();
+        for e in events {
+            let key = (e.provider.clone(), e.outcome.as_str(), e.check.clone());
+            counts.entry(key).or_insert((e.outcome, 0)).1 += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((provider, _, check), (outcome, count))| Self {
+                provider,
+                outcome,
+                check,
+                count,
+            })
+            .collect()
+    }
+}

@@ -4,6 +4,7 @@
 //! area, which is most of a clean build's link time.
 
 mod case_tables;
+mod console;
 mod contract_versions;
 mod corpus;
 mod demo;
