@@ -2,7 +2,10 @@
 //!
 //! - `components`: build every evaluator (`policies/*`) and hostile test guest
 //!   (`tests/hostile/*`) into `target/components/`;
-//! - `test`: components, then the whole workspace's tests;
+//! - `test`: components, the browser test's Chromium and npm packages
+//!   (installed when missing), then the whole workspace's tests;
+//! - `screenshots`: the console's browser test, saving a screenshot of each
+//!   page into `docs/console/`;
 //! - `demo`: components, then `trustpub demo`;
 //! - `toolchain`: install (when missing) and check the wasm toolchain;
 //! - `doc-links`: every Markdown link stays inside the repository and resolves;
@@ -10,6 +13,7 @@
 //!
 //! Each step prints how long it took, so a slow clean build shows in CI's log.
 
+mod browser;
 mod components;
 mod doc_links;
 mod module_cycles;
@@ -42,6 +46,7 @@ fn run() -> Result<()> {
         Some("module-cycles") => timed("module-cycles", || module_cycles::check(&root)),
         Some("test") => {
             timed("components", || components::build_all(&root).map(drop))?;
+            timed("browser", || browser::install(&root))?;
             // The black-box tests run the binary, so build it before they start.
             timed("build trustpub", || {
                 cargo(&root, &["build", "--package", "trustpub"])
@@ -50,6 +55,28 @@ fn run() -> Result<()> {
             test.extend(extra);
             timed("cargo test", || cargo(&root, &test))
         }
+        Some("screenshots") => {
+            timed("components", || components::build_all(&root).map(drop))?;
+            timed("browser", || browser::install(&root))?;
+            timed("build trustpub", || {
+                cargo(&root, &["build", "--package", "trustpub"])
+            })?;
+            let shots = root.join("docs/console");
+            timed("screenshots", || {
+                cargo_with(
+                    &root,
+                    &[
+                        "test",
+                        "--package",
+                        "trustpub-tests",
+                        "--test",
+                        "all",
+                        "console::the_console_in_headless_chromium",
+                    ],
+                    &[("TRUSTPUB_SCREENSHOTS", shots.as_os_str())],
+                )
+            })
+        }
         Some("demo") => {
             timed("components", || components::build_all(&root).map(drop))?;
             let mut demo = vec!["run", "--quiet", "--package", "trustpub", "--", "demo"];
@@ -57,7 +84,7 @@ fn run() -> Result<()> {
             timed("demo", || cargo(&root, &demo))
         }
         _ => bail!(
-            "usage: cargo xtask <components | test [cargo test args] | demo | toolchain | doc-links | module-cycles>"
+            "usage: cargo xtask <components | test [cargo test args] | screenshots | demo | toolchain | doc-links | module-cycles>"
         ),
     }
 }
@@ -83,9 +110,15 @@ fn workspace_root() -> PathBuf {
 
 /// Runs the cargo that runs us (rustup's), in the workspace root.
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    cargo_with(root, args, &[])
+}
+
+/// [`cargo`] with more environment variables.
+fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot run {cargo}"))?;

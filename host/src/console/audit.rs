@@ -43,7 +43,11 @@ pub async fn page(req: Request, query: HashMap<String, String>) -> Answer {
         "all" => (AuditKind::All, None),
         o => (AuditKind::All, AuditOutcome::parse(o)),
     };
-    let kind = if outcome == "exchanges" { AuditKind::Exchanges } else { kind };
+    let kind = if outcome == "exchanges" {
+        AuditKind::Exchanges
+    } else {
+        kind
+    };
     let events = op
         .audit(AuditQuery {
             username: user.map(String::from),
@@ -53,7 +57,10 @@ pub async fn page(req: Request, query: HashMap<String, String>) -> Answer {
         .await;
     let (events, notice) = match events {
         Ok(e) => (e, s.notice()),
-        Err(e) => (Vec::new(), Notice::Error(format!("Cannot read the audit log: {e}"))),
+        Err(e) => (
+            Vec::new(),
+            Notice::Error(format!("Cannot read the audit log: {e}")),
+        ),
     };
     let events: Vec<_> = events
         .into_iter()

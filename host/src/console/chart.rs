@@ -12,15 +12,15 @@ pub struct Bar {
     pub colour: &'static str,
 }
 
-const WIDTH: u64 = 640;
-const LABEL: u64 = 230;
+const WIDTH: u64 = 460;
+const LABEL: u64 = 170;
 const ROW: u64 = 26;
 
 /// `id` names the chart's title for `aria-labelledby`.
 pub fn bars(id: &str, title: &str, bars: &[Bar]) -> Markup {
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let height = ROW * (bars.len() as u64).max(1) + 8;
-    let span = WIDTH - LABEL - 60;
+    let span = WIDTH - LABEL - 50;
     let summary: Vec<String> = bars
         .iter()
         .map(|b| format!("{}: {}", b.label, b.value))

@@ -184,8 +184,10 @@ mod tests {
     #[test]
     fn fields_follow_the_schema_required_first() {
         let f = fields(SCHEMA);
-        let seen: Vec<(&str, bool, Kind)> =
-            f.iter().map(|f| (f.name.as_str(), f.required, f.kind)).collect();
+        let seen: Vec<(&str, bool, Kind)> = f
+            .iter()
+            .map(|f| (f.name.as_str(), f.required, f.kind))
+            .collect();
         assert_eq!(
             seen,
             [
@@ -197,7 +199,10 @@ mod tests {
         );
         let html = render(&f, &form(&[("criteria.sub", "<x>")])).into_string();
         assert!(html.contains(r#"name="criteria.sub""#) && html.contains("&lt;x&gt;"));
-        assert!(html.contains(r#"for="criteria-sub""#), "every input has a label");
+        assert!(
+            html.contains(r#"for="criteria-sub""#),
+            "every input has a label"
+        );
     }
 
     #[test]

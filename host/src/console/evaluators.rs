@@ -76,7 +76,10 @@ fn render(s: &SignedIn, status: StatusCode, notice: Notice, upload: Option<Uploa
             }
         }
     };
-    page::html_page(status, page::shell("Evaluators", PATH, &s.session.csrf, notice, content))
+    page::html_page(
+        status,
+        page::shell("Evaluators", PATH, &s.session.csrf, notice, content),
+    )
 }
 
 fn checks(checks: Vec<AdmissionCheck>, admitted: bool) -> Markup {
@@ -101,7 +104,12 @@ pub async fn deploy(provider: String, req: Request, form: FormData) -> Answer {
         Ok(parts) => parts,
         Err(message) => {
             let s = req.signed_in()?;
-            return Ok(render(&s, StatusCode::BAD_REQUEST, Notice::Error(message), None));
+            return Ok(render(
+                &s,
+                StatusCode::BAD_REQUEST,
+                Notice::Error(message),
+                None,
+            ));
         }
     };
     let text = |name: &str| {
@@ -116,7 +124,9 @@ pub async fn deploy(provider: String, req: Request, form: FormData) -> Answer {
         .find(|(n, _)| n == "component")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let signature = text("signature").filter(|s| !s.is_empty()).map(String::into_bytes);
+    let signature = text("signature")
+        .filter(|s| !s.is_empty())
+        .map(String::into_bytes);
     let result = s
         .state
         .operator
@@ -129,9 +139,17 @@ pub async fn deploy(provider: String, req: Request, form: FormData) -> Answer {
                 provider,
                 admitted: true,
                 message: if d.unchanged {
-                    format!("Version {} ({}) was already active: nothing changed.", d.version, format::short_digest(&d.digest))
+                    format!(
+                        "Version {} ({}) was already active: nothing changed.",
+                        d.version,
+                        format::short_digest(&d.digest)
+                    )
                 } else {
-                    format!("Version {} ({}) is now active.", d.version, format::short_digest(&d.digest))
+                    format!(
+                        "Version {} ({}) is now active.",
+                        d.version,
+                        format::short_digest(&d.digest)
+                    )
                 },
             },
         ),
@@ -171,11 +189,22 @@ async fn read_parts(mut form: FormData) -> Result<Vec<(String, Vec<u8>)>, String
 
 pub async fn rollback(provider: String, req: Request, form: Vec<(String, String)>) -> Answer {
     let s = req.change(field(&form, "csrf"))?;
-    Ok(match s.state.operator.rollback_evaluator(provider.clone(), &s.actor).await {
-        Ok(d) => s.done(
-            PATH,
-            format!("{provider} rolled back: version {} ({}) is active again.", d.version, format::short_digest(&d.digest)),
-        ),
-        Err(e) => s.done(PATH, format!("{provider} was not rolled back: {e}")),
-    })
+    Ok(
+        match s
+            .state
+            .operator
+            .rollback_evaluator(provider.clone(), &s.actor)
+            .await
+        {
+            Ok(d) => s.done(
+                PATH,
+                format!(
+                    "{provider} rolled back: version {} ({}) is active again.",
+                    d.version,
+                    format::short_digest(&d.digest)
+                ),
+            ),
+            Err(e) => s.done(PATH, format!("{provider} was not rolled back: {e}")),
+        },
+    )
 }

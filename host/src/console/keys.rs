@@ -14,7 +14,10 @@ const PATH: &str = "/console/keys";
 
 pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
     let s = req.signed_in()?;
-    let q = query.get("q").map(|q| q.trim().to_lowercase()).unwrap_or_default();
+    let q = query
+        .get("q")
+        .map(|q| q.trim().to_lowercase())
+        .unwrap_or_default();
     let (keys, notice) = match s.state.operator.live_keys().await {
         Ok(k) => (k, s.notice()),
         Err(e) => (Vec::new(), Notice::Error(format!("Cannot list keys: {e}"))),

@@ -20,7 +20,10 @@ const DAY: u64 = 86_400;
 pub async fn page(req: Request) -> Answer {
     let s = req.signed_in()?;
     let op = &s.state.operator;
-    let (hour, day) = match (op.exchange_counts(HOUR).await, op.exchange_counts(DAY).await) {
+    let (hour, day) = match (
+        op.exchange_counts(HOUR).await,
+        op.exchange_counts(DAY).await,
+    ) {
         (Ok(h), Ok(d)) => (h, d),
         (Err(e), _) | (_, Err(e)) => {
             return Ok(page::html_page(

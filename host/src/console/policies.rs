@@ -20,9 +20,17 @@ const PATH: &str = "/console/policies";
 pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
     let s = req.signed_in()?;
     let op = &s.state.operator;
-    let q = query.get("q").map(|q| q.trim().to_lowercase()).unwrap_or_default();
-    let matches = |texts: &[&str]| q.is_empty() || texts.iter().any(|t| t.to_lowercase().contains(&q));
-    let (users, policies, keys) = match (op.list_users().await, op.list_policies(None).await, op.live_keys().await) {
+    let q = query
+        .get("q")
+        .map(|q| q.trim().to_lowercase())
+        .unwrap_or_default();
+    let matches =
+        |texts: &[&str]| q.is_empty() || texts.iter().any(|t| t.to_lowercase().contains(&q));
+    let (users, policies, keys) = match (
+        op.list_users().await,
+        op.list_policies(None).await,
+        op.live_keys().await,
+    ) {
         (Ok(u), Ok(p), Ok(k)) => (u, p, k),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Ok(failed(&s, &e.to_string())),
     };
@@ -53,7 +61,7 @@ pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
                     }
                 }
             }
-            form method="post" action="/console/users" {
+            form.inline method="post" action="/console/users" {
                 input type="hidden" name="csrf" value=(s.session.csrf);
                 label for="new-username" { "New user" }
                 input id="new-username" name="username" type="text" autocomplete="off" required;
@@ -89,7 +97,7 @@ pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
                                     td { (p.username) }
                                     td { (p.provider) }
                                     td { (p.owner) }
-                                    td.wrap { code { (p.criteria) } }
+                                    td.wrap { (criteria(&p.criteria)) }
                                     td { (scopes(&p.scopes)) }
                                     td {
                                         @if p.pins.is_empty() { "none" }
@@ -102,7 +110,7 @@ pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
                                         @else if pins_needed && p.pins.is_empty() { "awaiting first use" }
                                         @else { "active" }
                                     }
-                                    td.actions {
+                                    td { div.actions {
                                         @if pins_needed && p.pins.is_empty() {
                                             form method="post" action=(format!("{PATH}/{}/renew", p.id)) {
                                                 input type="hidden" name="csrf" value=(s.session.csrf);
@@ -110,7 +118,7 @@ pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
                                             }
                                         }
                                         a href=(format!("{PATH}/{}/delete", p.id)) aria-label=(format!("Delete policy {}", p.id)) { "Delete…" }
-                                    }
+                                    } }
                                 }
                             }
                         }
@@ -121,8 +129,31 @@ pub async fn list(req: Request, query: HashMap<String, String>) -> Answer {
     };
     Ok(page::html_page(
         StatusCode::OK,
-        page::shell("Users and policies", PATH, &s.session.csrf, s.notice(), content),
+        page::shell(
+            "Users and policies",
+            PATH,
+            &s.session.csrf,
+            s.notice(),
+            content,
+        ),
     ))
+}
+
+/// A policy's criteria as `name: value` lines (JSON for nested values).
+fn criteria(text: &str) -> Markup {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text) else {
+        return html! { code { (text) } };
+    };
+    html! {
+        ul.criteria {
+            @for (name, value) in &object {
+                li {
+                    code { (name) } ": "
+                    @match value.as_str() { Some(s) => (s), None => (value.to_string()) }
+                }
+            }
+        }
+    }
 }
 
 fn scopes(scopes: &[Scope]) -> Markup {
@@ -135,13 +166,22 @@ fn scopes(scopes: &[Scope]) -> Markup {
 fn failed(s: &SignedIn, message: &str) -> Reply {
     page::html_page(
         StatusCode::INTERNAL_SERVER_ERROR,
-        page::shell("Users and policies", PATH, &s.session.csrf, Notice::Error(message.into()), html! {}),
+        page::shell(
+            "Users and policies",
+            PATH,
+            &s.session.csrf,
+            Notice::Error(message.into()),
+            html! {},
+        ),
     )
 }
 
 pub async fn create_user(req: Request, form: Vec<(String, String)>) -> Answer {
     let s = req.change(field(&form, "csrf"))?;
-    let username = field(&form, "username").unwrap_or_default().trim().to_string();
+    let username = field(&form, "username")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     Ok(match s.state.operator.create_user(username).await {
         Ok(user) => s.done(
             &format!("{PATH}?q={}", user.username),
@@ -160,11 +200,16 @@ pub async fn new_form(req: Request, query: HashMap<String, String>) -> Answer {
 
 /// The policy form for the provider the form names (or a choice of
 /// providers), filled with `form`.
-fn policy_form(s: &SignedIn, form: &[(String, String)], status: StatusCode, notice: Notice) -> Reply {
+fn policy_form(
+    s: &SignedIn,
+    form: &[(String, String)],
+    status: StatusCode,
+    notice: Notice,
+) -> Reply {
     let forms = s.state.operator.provider_forms();
     let chosen = field(form, "provider").and_then(|p| forms.iter().find(|f| f.provider == p));
     let content = html! {
-        form method="get" action=(format!("{PATH}/new")) {
+        form.inline method="get" action=(format!("{PATH}/new")) {
             label for="provider" { "Provider" }
             select id="provider" name="provider" {
                 @for f in &forms {
@@ -177,7 +222,10 @@ fn policy_form(s: &SignedIn, form: &[(String, String)], status: StatusCode, noti
             (criteria_section(s, provider, form))
         }
     };
-    page::html_page(status, page::shell("New policy", PATH, &s.session.csrf, notice, content))
+    page::html_page(
+        status,
+        page::shell("New policy", PATH, &s.session.csrf, notice, content),
+    )
 }
 
 fn criteria_section(s: &SignedIn, provider: &ProviderForm, form: &[(String, String)]) -> Markup {
@@ -269,7 +317,10 @@ pub async fn create(req: Request, form: Vec<(String, String)>) -> Answer {
     match s.state.operator.create_policy(request, &s.actor).await {
         Ok(p) => Ok(s.done(
             &format!("{PATH}?q={}", p.username),
-            format!("Policy {} created for {} ({}).", p.id, p.username, p.provider),
+            format!(
+                "Policy {} created for {} ({}).",
+                p.id, p.username, p.provider
+            ),
         )),
         Err(e) => Ok(refused(&s, &form, e.to_string())),
     }
@@ -278,13 +329,24 @@ pub async fn create(req: Request, form: Vec<(String, String)>) -> Answer {
 /// The form again, as it was entered, with the reason it was refused.
 fn refused(s: &SignedIn, form: &[(String, String)], message: String) -> Reply {
     let kept: Vec<(String, String)> = form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
-    policy_form(s, &kept, StatusCode::UNPROCESSABLE_ENTITY, Notice::Error(format!("The policy was not created: {message}")))
+    policy_form(
+        s,
+        &kept,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Notice::Error(format!("The policy was not created: {message}")),
+    )
 }
 
 pub async fn renew(id: u64, req: Request, form: Vec<(String, String)>) -> Answer {
     let s = req.change(field(&form, "csrf"))?;
     Ok(match s.state.operator.renew_policy(id, &s.actor).await {
-        Ok(p) => s.done(PATH, format!("Policy {} renewed: its first-use window starts again now.", p.id)),
+        Ok(p) => s.done(
+            PATH,
+            format!(
+                "Policy {} renewed: its first-use window starts again now.",
+                p.id
+            ),
+        ),
         Err(e) => s.done(PATH, format!("Policy {id} was not renewed: {e}")),
     })
 }
@@ -318,14 +380,23 @@ pub async fn confirm_delete(id: u64, req: Request) -> Answer {
     };
     Ok(page::html_page(
         StatusCode::OK,
-        page::shell(&format!("Delete policy {id}?"), PATH, &s.session.csrf, Notice::None, content),
+        page::shell(
+            &format!("Delete policy {id}?"),
+            PATH,
+            &s.session.csrf,
+            Notice::None,
+            content,
+        ),
     ))
 }
 
 pub async fn delete(id: u64, req: Request, form: Vec<(String, String)>) -> Answer {
     let s = req.change(field(&form, "csrf"))?;
     Ok(match s.state.operator.delete_policy(id, &s.actor).await {
-        Ok(revoked) => s.done(PATH, format!("Policy {id} deleted; {revoked} live keys revoked.")),
+        Ok(revoked) => s.done(
+            PATH,
+            format!("Policy {id} deleted; {revoked} live keys revoked."),
+        ),
         Err(e) => s.done(PATH, format!("Policy {id} was not deleted: {e}")),
     })
 }

@@ -32,9 +32,12 @@ pub struct SignedIn {
     pub actor: Actor,
 }
 
-/// A page handler's answer: the page, or where to go instead (sign-in, a
-/// refusal); both are replies.
-pub type Answer = Result<Reply, Reply>;
+/// Where a request goes instead of its page: sign-in, or a refusal.
+/// Boxed: a reply is large, and most answers are the page.
+pub type Detour = Box<Reply>;
+
+/// A page handler's answer: the page, or a [`Detour`]; both are replies.
+pub type Answer = Result<Reply, Detour>;
 
 /// Extracts a [`Request`].
 pub fn request(
@@ -65,13 +68,14 @@ impl Request {
     }
 
     /// The live session, or a redirect to sign-in.
-    pub fn signed_in(self) -> Result<SignedIn, Reply> {
-        let id = self.cookie.clone().ok_or_else(page::to_sign_in)?;
+    pub fn signed_in(self) -> Result<SignedIn, Detour> {
+        let to_sign_in = || Box::new(page::to_sign_in());
+        let id = self.cookie.clone().ok_or_else(to_sign_in)?;
         let session = self
             .state
             .console_sessions
             .get(&id)
-            .ok_or_else(page::to_sign_in)?;
+            .ok_or_else(to_sign_in)?;
         let actor = Actor::console(self.client_ip());
         Ok(SignedIn {
             state: self.state,
@@ -83,12 +87,12 @@ impl Request {
 
     /// A change: a live session (else sign-in), then this console's origin
     /// and the session's CSRF token (else 403).
-    pub fn change(self, csrf: Option<&str>) -> Result<SignedIn, Reply> {
+    pub fn change(self, csrf: Option<&str>) -> Result<SignedIn, Detour> {
         let same_origin = self.same_origin();
         let signed_in = self.signed_in()?;
         let token_ok = csrf.is_some_and(|t| super::session::same_token(&signed_in.session.csrf, t));
         if !same_origin || !token_ok {
-            return Err(forbidden());
+            return Err(Box::new(forbidden()));
         }
         Ok(signed_in)
     }

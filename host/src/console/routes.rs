@@ -21,7 +21,7 @@ type Form = Vec<(String, String)>;
 
 /// Either answer is a reply.
 fn settle(answer: Answer) -> Reply {
-    answer.unwrap_or_else(|refused| refused)
+    answer.unwrap_or_else(|detour| *detour)
 }
 
 pub fn routes(state: Arc<AppState>) -> Route {
@@ -29,9 +29,7 @@ pub fn routes(state: Arc<AppState>) -> Route {
     // A component upload plus its signature and the form's few fields.
     let max_upload = state.max_component_bytes as u64 + 64 * 1024;
     let req = request(state);
-    let form = move || {
-        warp::body::content_length_limit(max_body).and(warp::body::form::<Form>())
-    };
+    let form = move || warp::body::content_length_limit(max_body).and(warp::body::form::<Form>());
     let query = || warp::query::<HashMap<String, String>>();
     let console = || warp::path("console");
 
@@ -183,18 +181,35 @@ pub fn routes(state: Arc<AppState>) -> Route {
                     "Not found",
                     "",
                     &s.session.csrf,
-                    Notice::Error("There is no such console page, or the form was not readable.".into()),
+                    Notice::Error(
+                        "There is no such console page, or the form was not readable.".into(),
+                    ),
                     html! { p { a href="/console" { "Back to the overview" } } },
                 ),
             ),
-            Err(to_sign_in) => to_sign_in,
+            Err(to_sign_in) => *to_sign_in,
         })
         .boxed();
 
     [
-        sign_in_form, sign_in, sign_out, overview, policies, create_user, new_policy,
-        create_policy, renew, confirm_delete, delete, audit, evaluators, deploy, rollback, keys,
-        revoke, other,
+        sign_in_form,
+        sign_in,
+        sign_out,
+        overview,
+        policies,
+        create_user,
+        new_policy,
+        create_policy,
+        renew,
+        confirm_delete,
+        delete,
+        audit,
+        evaluators,
+        deploy,
+        rollback,
+        keys,
+        revoke,
+        other,
     ]
     .into_iter()
     .fold(stylesheet, |all, next| all.or(next).unify().boxed())

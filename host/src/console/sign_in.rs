@@ -35,7 +35,7 @@ fn page(status: StatusCode, notice: Notice) -> Reply {
 
 pub async fn submit(req: Request, form: Vec<(String, String)>) -> Answer {
     if !req.same_origin() {
-        return Err(super::request::forbidden());
+        return Err(Box::new(super::request::forbidden()));
     }
     let Some(expected) = req.state.admin_token.clone() else {
         return Ok(page(

@@ -77,10 +77,7 @@ impl OperatorService {
     pub fn jwks_freshness(&self) -> Vec<JwksFreshness> {
         let mut out = Vec::new();
         for p in self.registry.providers() {
-            let own = p
-                .jwks
-                .iter()
-                .map(|k| (p.routes().patterns.join(", "), k));
+            let own = p.jwks.iter().map(|k| (p.routes().patterns.join(", "), k));
             let exact = p.issuer_keys.iter().map(|(i, k)| (i.clone(), k));
             for (issuer, keys) in own.chain(exact) {
                 out.push(JwksFreshness {

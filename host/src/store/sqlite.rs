@@ -19,8 +19,8 @@ use super::rows::{
     scopes_json, to_i64,
 };
 use super::{
-    ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit, NewPolicy,
-    Store, StoreError, StoredPolicy, User,
+    ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit,
+    NewPolicy, Store, StoreError, StoredPolicy, User,
 };
 
 /// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.

@@ -803,10 +803,19 @@ fn audit_counts_group_exchanges_since_a_time_and_the_default_agrees() {
             ("unauthorized", None, 1),
         ]
     );
-    assert!(counts.iter().all(|c| c.provider.as_deref() == Some("entra-id")));
+    assert!(
+        counts
+            .iter()
+            .all(|c| c.provider.as_deref() == Some("entra-id"))
+    );
     // The trait's default (for engines without SQL of their own) counts alike.
-    let all = store.list_audit_of(None, AuditKind::Exchanges, u32::MAX).unwrap();
-    assert_eq!(AuditCount::tally(all.iter().filter(|e| e.at >= 200)), counts);
+    let all = store
+        .list_audit_of(None, AuditKind::Exchanges, u32::MAX)
+        .unwrap();
+    assert_eq!(
+        AuditCount::tally(all.iter().filter(|e| e.at >= 200)),
+        counts
+    );
 }
 
 #[test]

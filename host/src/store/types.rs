@@ -243,7 +243,9 @@ pub struct AuditCount {
 impl AuditCount {
     /// Counts events in memory, sorted by provider, outcome and check.
     pub fn tally<'a>(events: impl Iterator<Item = &'a AuditEvent>) -> Vec<Self> {
-        let mut counts: std::collections::BTreeMap<(Option<String>, &'static str, Option<String>), (AuditOutcome, u64)> =
+        // By provider, outcome name and check: the listing's order.
+        type Key = (Option<String>, &'static str, Option<String>);
+        let mut counts: std::collections::BTreeMap<Key, (AuditOutcome, u64)> =
             std::collections::BTreeMap::new();
         for e in events {
             let key = (e.provider.clone(), e.outcome.as_str(), e.check.clone());

@@ -63,7 +63,10 @@ async fn sign_in(svc: &Service, http: &Client) -> (String, String) {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let set_cookie = r.headers()["set-cookie"].to_str().expect("text").to_string();
+    let set_cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("text")
+        .to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age="] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
@@ -85,7 +88,9 @@ async fn get(svc: &Service, http: &Client, path: &str, cookie: Option<&str>) -> 
     }
     let r = request.send().await.expect("send");
     assert_eq!(r.status(), StatusCode::OK, "{path}");
-    let csp = r.headers()["content-security-policy"].to_str().expect("csp");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     r.text().await.expect("text")
 }
@@ -128,7 +133,11 @@ async fn without_a_session_every_console_route_redirects_to_sign_in() {
             .await
             .expect("send");
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{method} {path}");
-        assert_eq!(r.headers()["location"], "/console/sign-in", "{method} {path}");
+        assert_eq!(
+            r.headers()["location"],
+            "/console/sign-in",
+            "{method} {path}"
+        );
     }
     // Nothing was changed on the way.
     assert_eq!(svc.get_json("/admin/users").await, serde_json::json!([]));
@@ -203,7 +212,8 @@ async fn the_console_in_headless_chromium() {
     let root = trustpub_tests::root();
     let script = root.join("tests/browser/console.mjs");
     assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir()
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir()
             && Path::new("/usr/bin/chromium").exists(),
         "the browser test needs Debian's chromium and tests/browser's npm packages: \
          run `cargo xtask test` (or `cargo xtask browser`), which installs them"
@@ -237,7 +247,12 @@ async fn the_console_in_headless_chromium() {
     assert!(
         output.status.success(),
         "the browser test failed:\n{stdout}\n{stderr}\nserver log:\n{}",
-        svc.logs().lines().rev().take(40).collect::<Vec<_>>().join("\n")
+        svc.logs()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
     // The console's changes went through the operator service, audited
