@@ -131,6 +131,10 @@ try {
   await page.getByRole('link', { name: 'Evaluators' }).click();
   const section = page.locator('section', { has: page.getByRole('heading', { name: 'github-actions', exact: true }) });
   const before = await section.locator('dd code').first().textContent();
+  await section.getByLabel('New version (.wasm component)').setInputFiles(new URL(import.meta.url).pathname);
+  await section.getByRole('button', { name: 'Deploy to github-actions' }).click();
+  assert.match(await page.locator('#result ~ p.bad').textContent(), /Refused: rejected: not a valid WebAssembly component.*The active version keeps serving/);
+  assert.equal(await section.locator('dd code').first().textContent(), before, 'a refused version is not deployed');
   await section.getByLabel('New version (.wasm component)').setInputFiles(VARIANT_PATH);
   await section.getByRole('button', { name: 'Deploy to github-actions' }).click();
   assert.match(await page.locator('#result ~ p.ok').textContent(), /is now active/);

@@ -37,7 +37,7 @@ fn render(s: &SignedIn, status: StatusCode, notice: Notice, upload: Option<Uploa
             section aria-labelledby="result" {
                 h2 id="result" { "Admission of the new " (u.provider) " version" }
                 (checks(op.admission_checks(&u.provider).unwrap_or_default(), u.admitted))
-                p class=(if u.admitted { "ok" } else { "bad" }) { (u.message) }
+                p class=(if u.admitted { "ok" } else { "bad" }) role="status" { (u.message) }
             }
         }
         @for e in &evaluators {
@@ -85,14 +85,15 @@ fn render(s: &SignedIn, status: StatusCode, notice: Notice, upload: Option<Uploa
 fn checks(checks: Vec<AdmissionCheck>, admitted: bool) -> Markup {
     html! {
         p {
-            @if admitted { "Every admission check passed:" }
+            @if admitted { "Every admission check that applies passed:" }
             @else { "The checks run in this order and stop at the first failure (below):" }
         }
         ol.checks {
             @for c in checks {
                 li {
                     strong { (c.name) } ": " (c.detail)
-                    @if admitted { " — " span.ok { "passed" } }
+                    @if !c.runs { " — not run" }
+                    @else if admitted { " — " span.ok { "passed" } }
                 }
             }
         }
@@ -158,7 +159,14 @@ pub async fn deploy(provider: String, req: Request, form: FormData) -> Answer {
             Upload {
                 provider,
                 admitted: false,
-                message: format!("Refused: {e}. The active version keeps serving."),
+                // The admission's message may span lines (a parser's dump).
+                message: format!(
+                    "Refused: {}. The active version keeps serving.",
+                    e.to_string()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
             },
         ),
     };

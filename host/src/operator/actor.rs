@@ -4,10 +4,10 @@ use crate::store::{AuditEvent, AuditOutcome};
 
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// `admin-api` (the admin token over HTTP), `cli-direct` (the CLI on
-    /// the database itself), `file-watcher` (a replaced evaluator file) or
-    /// `key-holder` (a key revoked by its holder) or `console` (the operator
-    /// console).
+    /// `admin-api` (the admin token over HTTP), `console` (the operator
+    /// console), `cli-direct` (the CLI on the database itself),
+    /// `file-watcher` (a replaced evaluator file) or `key-holder` (a key
+    /// revoked by its holder).
     pub name: &'static str,
     pub addr: Option<String>,
 }

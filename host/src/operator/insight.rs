@@ -35,6 +35,8 @@ pub struct JwksFreshness {
 pub struct AdmissionCheck {
     pub name: &'static str,
     pub detail: String,
+    /// Whether this provider's configuration makes the check run at all.
+    pub runs: bool,
 }
 
 impl OperatorService {
@@ -99,7 +101,8 @@ impl OperatorService {
             .registry
             .get(provider)
             .ok_or_else(|| OperatorError::NotFound(format!("unknown provider '{provider}'")))?;
-        let signature = if p.trusted_keys.required() {
+        let signed = p.trusted_keys.required();
+        let signature = if signed {
             "signed by one of the provider's trusted keys".to_string()
         } else {
             "not required: the provider trusts no signing key".to_string()
@@ -112,21 +115,26 @@ impl OperatorService {
             AdmissionCheck {
                 name: "signature",
                 detail: signature,
+                runs: signed,
             },
             AdmissionCheck {
                 name: "component",
                 detail: "a WebAssembly component of a known evaluator contract, within the sandbox's limits".into(),
+                runs: true,
             },
             AdmissionCheck {
                 name: "name",
                 detail: format!("the evaluator calls itself '{}'", p.evaluator_name),
+                runs: true,
             },
             AdmissionCheck {
                 name: "issuers",
                 detail: "no issuer it claims is routed to another provider".into(),
+                runs: true,
             },
             AdmissionCheck {
                 name: "conformance cases",
+                runs: p.cases.is_some(),
                 detail: cases,
             },
         ])
