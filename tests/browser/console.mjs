@@ -4,8 +4,8 @@
 // TRUSTPUB_SCREENSHOTS names a directory (cargo xtask screenshots).
 //
 // usage: node console.mjs <base-url> <admin-token>
-// env:   REFUSED_TOKEN, GOOD_TOKEN  GitHub Actions tokens: one for another
-//                                   workflow, one for release.yml
+// env:   REFUSED_TOKEN, GOOD_TOKEN, GOOD_TOKEN_2  GitHub Actions tokens: one
+//                                   for another workflow, two for release.yml
 //        VARIANT_PATH               a new github-actions component version
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [base, adminToken] = process.argv.slice(2);
-const { REFUSED_TOKEN, GOOD_TOKEN, VARIANT_PATH, TRUSTPUB_SCREENSHOTS } = process.env;
-assert.ok(base && adminToken && REFUSED_TOKEN && GOOD_TOKEN && VARIANT_PATH, 'missing arguments');
+const { REFUSED_TOKEN, GOOD_TOKEN, GOOD_TOKEN_2, VARIANT_PATH, TRUSTPUB_SCREENSHOTS } = process.env;
+assert.ok(base && adminToken && REFUSED_TOKEN && GOOD_TOKEN && GOOD_TOKEN_2 && VARIANT_PATH, 'missing arguments');
 
 // Without these flags Chromium waits on the network this machine lacks;
 // the profile is a fresh directory, removed after a passing run.
@@ -113,6 +113,8 @@ try {
   assert.ok(!JSON.stringify(refused.body).includes('workflow'), 'the client is not told why');
   const minted = await exchange(GOOD_TOKEN, 'alice');
   assert.equal(minted.status, 200, JSON.stringify(minted.body));
+  const second = await exchange(GOOD_TOKEN_2, 'alice');
+  assert.equal(second.status, 200, JSON.stringify(second.body));
   await page.reload();
   await shot('policies');
 
@@ -146,12 +148,16 @@ try {
   assert.match(await notice(), /github-actions rolled back/);
   assert.equal(await section.locator('dd code').first().textContent(), before);
 
-  log('the minted key is listed, never the key itself');
+  log('the minted keys are listed, never the keys themselves; revoke one');
   await page.getByRole('link', { name: 'Keys' }).click();
   const keyRows = page.locator('tbody tr');
-  assert.equal(await keyRows.count(), 1);
-  assert.ok(!(await page.content()).includes(minted.body.apiKey ?? minted.body.api_key ?? '\u0000'), 'no key in the page');
+  assert.equal(await keyRows.count(), 2);
+  const content = await page.content();
+  assert.ok(!content.includes(minted.body.apiKey) && !content.includes(second.body.apiKey), 'no key in the page');
   await shot('keys');
+  await keyRows.first().getByRole('button', { name: /^Revoke key / }).click();
+  assert.match(await notice(), /Key sha256:[0-9a-f]{12} revoked/);
+  assert.equal(await keyRows.count(), 1);
 
   log('deleting the policy says how many keys it revokes, and revokes them');
   await page.getByRole('link', { name: 'Users and policies' }).click();
@@ -166,7 +172,7 @@ try {
   log('the overview counts the exchanges');
   await page.getByRole('link', { name: 'Overview' }).click();
   const table = await page.locator('#exchanges ~ .scroll table, section[aria-labelledby="exchanges"] table').first().textContent();
-  assert.match(table, /github-actions\s*minted\s*1\s*1/);
+  assert.match(table, /github-actions\s*minted\s*2\s*2/);
   assert.match(table, /github-actions\s*unauthorized\s*1\s*1/);
   await shot('overview');
   await page.setViewportSize({ width: 390, height: 844 });

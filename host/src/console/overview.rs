@@ -55,6 +55,16 @@ pub async fn page(req: Request) -> Answer {
                 (chart::bars("hour", "All providers, last hour", &bars(hour.iter())))
                 (chart::bars("day", "All providers, last 24 hours", &bars(day.iter())))
             }
+            @for (i, e) in evaluators.iter().enumerate() {
+                @let of = |counts: &'_ [AuditCount]| -> Vec<Bar> {
+                    bars(counts.iter().filter(|c| c.provider.as_deref() == Some(e.provider.as_str())))
+                };
+                h3 { (e.provider) }
+                div.charts {
+                    (chart::bars(&format!("hour-{i}"), &format!("{}, last hour", e.provider), &of(&hour)))
+                    (chart::bars(&format!("day-{i}"), &format!("{}, last 24 hours", e.provider), &of(&day)))
+                }
+            }
             (per_provider(&hour, &day))
         }
         section aria-labelledby="health" {

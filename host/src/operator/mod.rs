@@ -359,7 +359,7 @@ impl OperatorService {
         let now = self.clock.now();
         let revoked = self.store_call(move |s| s.revoke_key(&hash, now)).await?;
         if let (true, Some(key)) = (revoked, key) {
-            tracing::info!("api key revoked by its holder");
+            tracing::info!(actor = actor.name, "api key revoked");
             let mut event = actor.event(AuditOutcome::KeyRevoked, &key.username, now);
             event.provider = Some(key.provider);
             event.policy_id = Some(key.policy_id);

@@ -224,6 +224,7 @@ async fn the_console_in_headless_chromium() {
     other.workflow = "nightly.yml".into();
     let refused = github_token(&github, &other);
     let good = github_token(&github, &job());
+    let good_2 = github_token(&github, &job());
     let variant = dir.path().join("github-actions-next.wasm");
     let bytes = std::fs::read(trustpub_tests::component("github-actions")).expect("component");
     std::fs::write(&variant, crate::hot_swap::variant(&bytes, "console")).expect("variant");
@@ -236,6 +237,7 @@ async fn the_console_in_headless_chromium() {
             .arg(ADMIN_TOKEN)
             .env("REFUSED_TOKEN", refused)
             .env("GOOD_TOKEN", good)
+            .env("GOOD_TOKEN_2", good_2)
             .env("VARIANT_PATH", variant)
             .output()
             .expect("run node")
@@ -269,6 +271,7 @@ async fn the_console_in_headless_chromium() {
         "policy-created",
         "evaluator-deployed",
         "evaluator-rolled-back",
+        "key-revoked",
         "policy-deleted",
     ] {
         assert!(by_console.contains(&outcome), "{outcome} in {by_console:?}");
