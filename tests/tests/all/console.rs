@@ -277,3 +277,36 @@ async fn the_console_in_headless_chromium() {
         assert!(by_console.contains(&outcome), "{outcome} in {by_console:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renewing_from_the_console_is_audited_as_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (svc, _github) = start(dir.path()).await;
+    let policy = svc
+        .user_with_policy("contoso", trustpub_tests::server::OID)
+        .await;
+    let http = no_redirects();
+    let (cookie, csrf) = sign_in(&svc, &http).await;
+    let r = http
+        .post(svc.url(&format!("/console/policies/{policy}/renew")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get(&svc, &http, "/console/policies", Some(&cookie)).await;
+    assert!(
+        page.contains(&format!("Policy {policy} renewed")),
+        "the next page says so"
+    );
+    let actions = svc.audit("kind=actions").await;
+    let renewed = actions
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["outcome"] == "policy-renewed")
+        .expect("a renewal record");
+    assert_eq!(renewed["subject"], "console");
+    assert_eq!(renewed["policy_id"], policy);
+}
