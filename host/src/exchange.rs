@@ -153,6 +153,12 @@ impl TokenExchange {
         }
     }
 
+    /// How long an unpinned policy of a pinning provider stays usable
+    /// after creation or renewal.
+    pub fn first_use_window_seconds(&self) -> u64 {
+        self.first_use_window_seconds
+    }
+
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Minted, ExchangeError> {
         let now = self.clock.now();
         let mut audit = AuditEvent {

@@ -2,6 +2,7 @@
 //!
 //! Where things live:
 //! - [`server`]: the HTTP API (warp) — start reading at `server::routes`;
+//! - [`console`]: the operator console, HTML pages under `/console`;
 //! - [`exchange`]: one token exchange, from routing to the committed key;
 //! - [`operator`]: users, policies, evaluator versions, audit queries;
 //! - [`evaluators`]: the evaluators per identity provider — admission,
@@ -21,6 +22,7 @@ pub mod blocking;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod digest;
 pub mod durable_file;
 pub mod evaluators;

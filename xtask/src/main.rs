@@ -2,8 +2,12 @@
 //!
 //! - `components`: build every evaluator (`policies/*`) and hostile test guest
 //!   (`tests/hostile/*`) into `target/components/`;
-//! - `test`: components, then the whole workspace's tests, with a throwaway
-//!   PostgreSQL for the store suite's second engine and the cluster tests;
+//! - `test`: components, the browser test's Chromium and npm packages
+//!   (installed when missing), then the whole workspace's tests, with a
+//!   throwaway PostgreSQL for the store suite's second engine and the
+//!   cluster tests;
+//! - `screenshots`: the console's browser test, saving a screenshot of each
+//!   page into `docs/console/`;
 //! - `demo`: components, then `trustpub demo`;
 //! - `toolchain`: install (when missing) and check the wasm toolchain;
 //! - `doc-links`: every Markdown link stays inside the repository and resolves;
@@ -11,6 +15,7 @@
 //!
 //! Each step prints how long it took, so a slow clean build shows in CI's log.
 
+mod browser;
 mod components;
 mod doc_links;
 mod module_cycles;
@@ -44,19 +49,43 @@ fn run() -> Result<()> {
         Some("module-cycles") => timed("module-cycles", || module_cycles::check(&root)),
         Some("test") => {
             timed("components", || components::build_all(&root).map(drop))?;
+            timed("browser", || browser::install(&root))?;
             // The black-box tests run the binary, so build it before they start.
             timed("build trustpub", || {
                 cargo(&root, &["build", "--package", "trustpub"])
             })?;
             // Stopped and removed when dropped, whatever the tests did.
             let server = postgres::ThrowawayPostgres::start()?;
+            let url = std::ffi::OsString::from(server.url());
             let env = [
-                (postgres::URL_VAR, server.url()),
-                (postgres::BIN_VAR, server.bin().display().to_string()),
+                (postgres::URL_VAR, url.as_os_str()),
+                (postgres::BIN_VAR, server.bin().as_os_str()),
             ];
             let mut test = vec!["test", "--workspace"];
             test.extend(extra);
-            timed("cargo test", || cargo_with_env(&root, &test, &env))
+            timed("cargo test", || cargo_with(&root, &test, &env))
+        }
+        Some("screenshots") => {
+            timed("components", || components::build_all(&root).map(drop))?;
+            timed("browser", || browser::install(&root))?;
+            timed("build trustpub", || {
+                cargo(&root, &["build", "--package", "trustpub"])
+            })?;
+            let shots = root.join("docs/console");
+            timed("screenshots", || {
+                cargo_with(
+                    &root,
+                    &[
+                        "test",
+                        "--package",
+                        "trustpub-tests",
+                        "--test",
+                        "all",
+                        "console::the_console_in_headless_chromium",
+                    ],
+                    &[("TRUSTPUB_SCREENSHOTS", shots.as_os_str())],
+                )
+            })
         }
         Some("demo") => {
             timed("components", || components::build_all(&root).map(drop))?;
@@ -65,7 +94,7 @@ fn run() -> Result<()> {
             timed("demo", || cargo(&root, &demo))
         }
         _ => bail!(
-            "usage: cargo xtask <components | test [cargo test args] | demo | toolchain | doc-links | module-cycles>"
+            "usage: cargo xtask <components | test [cargo test args] | screenshots | demo | toolchain | doc-links | module-cycles>"
         ),
     }
 }
@@ -91,14 +120,15 @@ fn workspace_root() -> PathBuf {
 
 /// Runs the cargo that runs us (rustup's), in the workspace root.
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
-    cargo_with_env(root, args, &[])
+    cargo_with(root, args, &[])
 }
 
-fn cargo_with_env(root: &Path, args: &[&str], env: &[(&str, String)]) -> Result<()> {
+/// [`cargo`] with more environment variables.
+fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot run {cargo}"))?;

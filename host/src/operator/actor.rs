@@ -4,9 +4,10 @@ use crate::store::{AuditEvent, AuditOutcome};
 
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// `admin-api` (the admin token over HTTP), `cli-direct` (the CLI on
-    /// the database itself), `file-watcher` (a replaced evaluator file) or
-    /// `key-holder` (a key revoked by its holder).
+    /// `admin-api` (the admin token over HTTP), `console` (the operator
+    /// console), `cli-direct` (the CLI on the database itself),
+    /// `file-watcher` (a replaced evaluator file) or `key-holder` (a key
+    /// revoked by its holder).
     pub name: &'static str,
     pub addr: Option<String>,
 }
@@ -35,6 +36,14 @@ impl Actor {
         Self {
             name: "key-holder",
             addr: addr.map(|a| a.ip().to_string()),
+        }
+    }
+
+    /// The operator console (`/console`), signed in with the admin token.
+    pub fn console(addr: Option<std::net::IpAddr>) -> Self {
+        Self {
+            name: "console",
+            addr: addr.map(|a| a.to_string()),
         }
     }
 

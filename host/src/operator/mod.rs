@@ -7,6 +7,7 @@
 mod actor;
 mod cluster;
 mod error;
+mod insight;
 pub mod views;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 pub use actor::Actor;
 pub use error::OperatorError;
+pub use insight::{AdmissionCheck, JwksFreshness, ProviderForm};
 
 use crate::audit_log::AuditLog;
 use crate::blocking::run_blocking;
@@ -366,7 +368,7 @@ impl OperatorService {
         let now = self.clock.now();
         let revoked = self.store_call(move |s| s.revoke_key(&hash, now)).await?;
         if let (true, Some(key)) = (revoked, key) {
-            tracing::info!("api key revoked by its holder");
+            tracing::info!(actor = actor.name, "api key revoked");
             let mut event = actor.event(AuditOutcome::KeyRevoked, &key.username, now);
             event.provider = Some(key.provider);
             event.policy_id = Some(key.policy_id);

@@ -24,7 +24,7 @@ pub(crate) mod token;
 
 use std::sync::Arc;
 
-pub use auth::ConnectionAddr;
+pub use auth::{ConnectionAddr, client_ip, same_secret};
 pub use error::ApiError;
 pub use listener::Deadlines;
 pub use rate_limit::{ExchangeLimits, LimitSettings};
@@ -55,4 +55,6 @@ pub struct AppState {
     pub limits: ExchangeLimits,
     /// A header whose last address is the client's, set by a trusted proxy.
     pub client_ip_header: Option<String>,
+    /// The operator console's signed-in sessions.
+    pub console_sessions: crate::console::Sessions,
 }

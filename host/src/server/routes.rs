@@ -33,6 +33,8 @@ pub fn routes(
 + 'static {
     let max_body = state.max_body_bytes as u64;
     let max_component = state.max_component_bytes as u64;
+    // /console/* — the operator console's pages (see `crate::console`).
+    let console: Route = crate::console::routes(state.clone());
     let with_state = warp::any().map(move || state.clone());
     let body = move || warp::body::content_length_limit(max_body).and(warp::body::bytes());
     // The operator's token, checked first; extracts the state and who asked.
@@ -192,6 +194,7 @@ pub fn routes(
         deploy_evaluator,
         rollback_evaluator,
         audit,
+        console,
     ];
     endpoints
         .into_iter()

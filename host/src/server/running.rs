@@ -225,6 +225,7 @@ pub async fn build_state_with_clock(
             max_in_flight: settings.max_concurrent_exchanges,
         }),
         client_ip_header: settings.client_ip_header.clone(),
+        console_sessions: crate::console::Sessions::new(),
     });
     state.operator.index_all_policies().await;
     // A host joining a cluster runs the cluster's versions from the start.

@@ -160,6 +160,23 @@ pub trait Store: Send + Sync {
         std::thread::sleep(timeout);
         Ok(false)
     }
+
+    /// Exchange attempts recorded at or after `since`, counted per
+    /// provider, outcome and failed check (the console's overview). The
+    /// default reads the events; an engine should count them in SQL.
+    fn audit_counts(&self, since: u64) -> Result<Vec<AuditCount>, StoreError> {
+        let events = self.list_audit_of(None, AuditKind::Exchanges, u32::MAX)?;
+        Ok(AuditCount::tally(events.iter().filter(|e| e.at >= since)))
+    }
+
+    /// Keys neither revoked nor expired at `now`, newest first (the
+    /// console's key list). Never the key itself: only its hash is stored.
+    fn live_keys(&self, now: u64) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let _ = now;
+        Err(StoreError::Database(
+            "this storage engine cannot list keys yet".to_string(),
+        ))
+    }
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (or a bare path),

@@ -21,8 +21,8 @@ use super::rows::{
     scopes_json, to_i64,
 };
 use super::{
-    ApiKeyRecord, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit, NewPolicy,
-    Store, StoreError, StoredPolicy, User,
+    ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit,
+    NewPolicy, Store, StoreError, StoredPolicy, User,
 };
 
 /// Schema migrations, in order; `PRAGMA user_version` counts the applied ones.
@@ -519,20 +519,7 @@ impl Store for SqliteStore {
                 "SELECT hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, expires_at, \
                  revoked_at FROM api_keys WHERE hash = ?1",
                 [hash],
-                |r| {
-                    Ok(ApiKeyRecord {
-                        hash: r.get(0)?,
-                        username: r.get(1)?,
-                        owner: r.get(2)?,
-                        scopes: get_scopes(r, 3)?,
-                        policy_id: get_u64(r, 4)?,
-                        provider: r.get(5)?,
-                        evaluator_digest: r.get(6)?,
-                        created_at: get_u64(r, 7)?,
-                        expires_at: get_u64(r, 8)?,
-                        revoked_at: get_opt_u64(r, 9)?,
-                    })
-                },
+                key_row,
             )
             .optional()?;
         Ok(key)
@@ -600,6 +587,65 @@ impl Store for SqliteStore {
         };
         Ok(events)
     }
+
+    fn audit_counts(&self, since: u64) -> Result<Vec<AuditCount>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT provider, outcome, check_name, COUNT(*) FROM audit_events WHERE at >= ?1 \
+             GROUP BY provider, outcome, check_name ORDER BY provider, outcome, check_name",
+        )?;
+        let rows = stmt
+            .query_map([to_i64(since)?], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    get_u64(r, 3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Operator actions are not exchange attempts; unknown outcomes
+        // (from a newer build sharing the file) are skipped, not fatal.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(provider, outcome, check, count)| {
+                let outcome = AuditOutcome::parse(&outcome).filter(|o| !o.is_action())?;
+                Some(AuditCount {
+                    provider,
+                    outcome,
+                    check,
+                    count,
+                })
+            })
+            .collect())
+    }
+
+    fn live_keys(&self, now: u64) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, expires_at, \
+             revoked_at FROM api_keys WHERE revoked_at IS NULL AND expires_at > ?1 ORDER BY created_at DESC, hash",
+        )?;
+        let keys = stmt
+            .query_map([to_i64(now)?], key_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(keys)
+    }
+}
+
+fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        hash: r.get(0)?,
+        username: r.get(1)?,
+        owner: r.get(2)?,
+        scopes: get_scopes(r, 3)?,
+        policy_id: get_u64(r, 4)?,
+        provider: r.get(5)?,
+        evaluator_digest: r.get(6)?,
+        created_at: get_u64(r, 7)?,
+        expires_at: get_u64(r, 8)?,
+        revoked_at: get_opt_u64(r, 9)?,
+    })
 }
 
 #[cfg(test)]

@@ -239,3 +239,36 @@ pub struct StoredEvaluator {
     /// Its detached signature (base64), if any.
     pub signature: Option<Vec<u8>>,
 }
+
+/// How many exchange attempts had one outcome (and, for a bad token, failed
+/// one check) at one provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCount {
+    pub provider: Option<String>,
+    pub outcome: AuditOutcome,
+    pub check: Option<String>,
+    pub count: u64,
+}
+
+impl AuditCount {
+    /// Counts events in memory, sorted by provider, outcome and check.
+    pub fn tally<'a>(events: impl Iterator<Item = &'a AuditEvent>) -> Vec<Self> {
+        // By provider, outcome name and check: the listing's order.
+        type Key = (Option<String>, &'static str, Option<String>);
+        let mut counts: std::collections::BTreeMap<Key, (AuditOutcome, u64)> =
+            std::collections::BTreeMap::new();
+        for e in events {
+            let key = (e.provider.clone(), e.outcome.as_str(), e.check.clone());
+            counts.entry(key).or_insert((e.outcome, 0)).1 += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((provider, _, check), (outcome, count))| Self {
+                provider,
+                outcome,
+                check,
+                count,
+            })
+            .collect()
+    }
+}

@@ -5,6 +5,7 @@
 
 mod case_tables;
 mod cluster;
+mod console;
 mod contract_versions;
 mod corpus;
 mod demo;

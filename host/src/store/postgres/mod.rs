@@ -524,26 +524,26 @@ impl Store for PostgresStore {
         let mut conn = self.conn()?;
         let row = conn
             .query_opt(
-                "SELECT hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
-                 expires_at, revoked_at FROM api_keys WHERE hash = $1",
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"),
                 &[&hash],
             )
             .map_err(map)?;
-        row.map(|r| {
-            Ok(ApiKeyRecord {
-                hash: r.get(0),
-                username: r.get(1),
-                owner: r.get(2),
-                scopes: scopes_at(&r, 3)?,
-                policy_id: u64_at(&r, 4)?,
-                provider: r.get(5),
-                evaluator_digest: r.get(6),
-                created_at: u64_at(&r, 7)?,
-                expires_at: u64_at(&r, 8)?,
-                revoked_at: opt_u64_at(&r, 9)?,
-            })
-        })
-        .transpose()
+        row.map(|r| key_row(&r)).transpose()
+    }
+
+    fn live_keys(&self, now: u64) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let mut conn = self.conn()?;
+        let rows = conn
+            .query(
+                &format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL AND expires_at > $1 \
+                     ORDER BY created_at DESC, hash"
+                ),
+                &[&now],
+            )
+            .map_err(map)?;
+        rows.iter().map(key_row).collect()
     }
 
     fn revoke_key(&self, hash: &str, now: u64) -> Result<bool, StoreError> {
@@ -668,6 +668,24 @@ fn insert_index_keys(
     )
     .map_err(map)?;
     Ok(())
+}
+
+const KEY_COLUMNS: &str = "hash, username, owner, scopes, policy_id, provider, evaluator_digest, \
+     created_at, expires_at, revoked_at";
+
+fn key_row(r: &postgres::Row) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        hash: r.get(0),
+        username: r.get(1),
+        owner: r.get(2),
+        scopes: scopes_at(r, 3)?,
+        policy_id: u64_at(r, 4)?,
+        provider: r.get(5),
+        evaluator_digest: r.get(6),
+        created_at: u64_at(r, 7)?,
+        expires_at: u64_at(r, 8)?,
+        revoked_at: opt_u64_at(r, 9)?,
+    })
 }
 
 #[cfg(test)]

@@ -736,4 +736,70 @@ store_suite!(
     candidates_are_found_by_provider_and_index_key_across_users,
     reindex_replaces_keys_and_records_the_evaluator,
     audit_keeps_check_names_and_near_misses,
+    audit_counts_group_exchanges_since_a_time_and_the_default_agrees,
+    live_keys_leave_out_revoked_and_expired_ones,
 );
+
+fn audit_counts_group_exchanges_since_a_time_and_the_default_agrees(db: &TestDb) {
+    let store = db.open();
+    let bad = |at, check: &str| AuditEvent {
+        check: Some(check.to_string()),
+        ..audit("alice", at, AuditOutcome::BadToken)
+    };
+    let events = [
+        audit("alice", 100, AuditOutcome::Minted), // before `since`
+        audit("alice", 200, AuditOutcome::Minted),
+        audit("bob", 201, AuditOutcome::Minted),
+        bad(202, "audience"),
+        bad(203, "audience"),
+        bad(204, "expiry"),
+        audit("bob", 205, AuditOutcome::Unauthorized),
+        audit("bob", 206, AuditOutcome::PolicyCreated), // an action
+    ];
+    store.record_audit_batch(&events).unwrap();
+    let counts = store.audit_counts(200).unwrap();
+    let seen: Vec<(&str, Option<&str>, u64)> = counts
+        .iter()
+        .map(|c| (c.outcome.as_str(), c.check.as_deref(), c.count))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("bad-token", Some("audience"), 2),
+            ("bad-token", Some("expiry"), 1),
+            ("minted", None, 2),
+            ("unauthorized", None, 1),
+        ]
+    );
+    assert!(
+        counts
+            .iter()
+            .all(|c| c.provider.as_deref() == Some("entra-id"))
+    );
+    // The trait's default (for engines without SQL of their own) counts alike.
+    let all = store
+        .list_audit_of(None, AuditKind::Exchanges, u32::MAX)
+        .unwrap();
+    assert_eq!(
+        AuditCount::tally(all.iter().filter(|e| e.at >= 200)),
+        counts
+    );
+}
+
+fn live_keys_leave_out_revoked_and_expired_ones(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
+    for (jti, hash) in [("jti-1", "hash-1"), ("jti-2", "hash-2")] {
+        store
+            .commit_exchange(&exchange(id, jti, hash, &[("tid", "t1")]))
+            .unwrap();
+    }
+    assert!(store.revoke_key("hash-1", 1_600).unwrap());
+    let live = store.live_keys(1_600).unwrap();
+    assert_eq!(
+        live.iter().map(|k| k.hash.as_str()).collect::<Vec<_>>(),
+        ["hash-2"]
+    );
+    assert_eq!(live[0].policy_id, id);
+    // Past its expiry (created 1500, lives 900 s) no key is live.
+    assert!(store.live_keys(2_400).unwrap().is_empty());
+}
