@@ -280,6 +280,53 @@ fn concurrent_exchanges_of_one_token_yield_one_key(db: &TestDb) {
     assert_eq!(store.list_audit(None, 100).unwrap().len(), 1);
 }
 
+/// Many tokens at once, each sent twice: commits that land in one write
+/// (SQLite's group commit) keep their own outcome — one key per token, the
+/// replay undone alone, every accepted key stored and audited.
+fn concurrent_exchanges_of_many_tokens_each_keep_their_own_outcome(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
+    let sends = 24;
+    let barrier = Arc::new(Barrier::new(sends));
+    let handles: Vec<_> = (0..sends)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let token = format!("jti-{}", i % (sends / 2));
+                let result = store.commit_exchange(&exchange(
+                    id,
+                    &token,
+                    &format!("hash-{i}"),
+                    &[("tid", "t1")],
+                ));
+                (i, result)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for token in 0..sends / 2 {
+        let outcomes: Vec<_> = results
+            .iter()
+            .filter(|(i, _)| i % (sends / 2) == token)
+            .collect();
+        assert_eq!(
+            outcomes.iter().filter(|(_, r)| r.is_ok()).count(),
+            1,
+            "token {token}: {outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .any(|(_, r)| matches!(r, Err(StoreError::Replay)))
+        );
+    }
+    for (i, result) in &results {
+        let stored = store.find_key(&format!("hash-{i}")).unwrap().is_some();
+        assert_eq!(stored, result.is_ok(), "key {i}");
+    }
+    assert_eq!(store.list_audit(None, 100).unwrap().len(), sends / 2);
+}
+
 /// Two stores on one database: two processes on one SQLite file, two hosts
 /// on one PostgreSQL.
 fn two_stores_on_one_database_also_serialize(db: &TestDb) {
@@ -721,6 +768,7 @@ store_suite!(
     policy_ids_are_never_reused,
     commit_exchange_then_replay_writes_nothing_more,
     concurrent_exchanges_of_one_token_yield_one_key,
+    concurrent_exchanges_of_many_tokens_each_keep_their_own_outcome,
     two_stores_on_one_database_also_serialize,
     pins_written_on_first_use_then_enforced,
     commit_exchange_on_deleted_policy_is_not_found,
