@@ -102,7 +102,7 @@ pub async fn page(req: Request, query: HashMap<String, String>) -> Answer {
             }
             p { button type="submit" { "Filter" } }
         }
-        p { (events.len()) " events" @if events.len() == SHOWN { " (the newest " (SHOWN) ")" } "." }
+        p { (events.len()) @if events.len() == 1 { " event" } @else { " events" } @if events.len() == SHOWN { " (the newest " (SHOWN) ")" } "." }
         div.scroll {
             table.audit {
                 thead { tr {
