@@ -50,9 +50,13 @@ fn run() -> Result<()> {
         Some("test") => {
             timed("components", || components::build_all(&root).map(drop))?;
             timed("browser", || browser::install(&root))?;
-            // The black-box tests run the binary, so build it before they start.
-            timed("build trustpub", || {
-                cargo(&root, &["build", "--package", "trustpub"])
+            // The black-box tests run the binary, so build it before they
+            // start, together with every test target: with the test build's
+            // packages and dev-dependencies, so that features resolve as they
+            // will for `cargo test` and no dependency is compiled twice.
+            let lock_flags = extra.clone().filter(|a| is_lock_flag(a));
+            timed("build trustpub and the tests", || {
+                build_for_tests(&root, lock_flags)
             })?;
             // Stopped and removed when dropped, whatever the tests did.
             let server = postgres::ThrowawayPostgres::start()?;
@@ -68,8 +72,9 @@ fn run() -> Result<()> {
         Some("screenshots") => {
             timed("components", || components::build_all(&root).map(drop))?;
             timed("browser", || browser::install(&root))?;
-            timed("build trustpub", || {
-                cargo(&root, &["build", "--package", "trustpub"])
+            let lock_flags = extra.clone().filter(|a| is_lock_flag(a));
+            timed("build trustpub and the tests", || {
+                build_for_tests(&root, lock_flags)
             })?;
             let shots = root.join("docs/console");
             timed("screenshots", || {
@@ -77,8 +82,7 @@ fn run() -> Result<()> {
                     &root,
                     &[
                         "test",
-                        "--package",
-                        "trustpub-tests",
+                        "--workspace",
                         "--test",
                         "all",
                         "console::the_console_in_headless_chromium",
@@ -97,6 +101,20 @@ fn run() -> Result<()> {
             "usage: cargo xtask <components | test [cargo test args] | screenshots | demo | toolchain | doc-links | module-cycles>"
         ),
     }
+}
+
+/// Builds the binary and every test target in one resolution: the same
+/// packages and dev-dependencies as `cargo test --workspace`, so features
+/// resolve alike and no dependency (wasmtime above all) is compiled twice.
+fn build_for_tests<'a>(root: &Path, flags: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut build = vec!["build", "--workspace", "--bins", "--tests"];
+    build.extend(flags);
+    cargo(root, &build)
+}
+
+/// Flags about the lock file, which every cargo step must share.
+fn is_lock_flag(arg: &str) -> bool {
+    matches!(arg, "--locked" | "--frozen" | "--offline")
 }
 
 /// Runs one step and says how long it took, whether it failed or not.
