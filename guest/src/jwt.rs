@@ -16,6 +16,9 @@ use crate::claims::Claims;
 pub struct UnverifiedJwt {
     pub header: Map<String, Value>,
     pub claims: Claims,
+    /// The payload's JSON as decoded: when the verified payload is the same
+    /// text, its claims need not be parsed a second time.
+    payload: Vec<u8>,
 }
 
 impl UnverifiedJwt {
@@ -32,8 +35,24 @@ impl UnverifiedJwt {
             return Err("the token is not signed: its signature segment is empty".into());
         }
         let header = decode_object(parts[0], "header")?;
-        let claims = Claims::from_map(decode_object(parts[1], "payload")?);
-        Ok(Self { header, claims })
+        let payload = decode_segment(parts[1], "payload")?;
+        let claims = Claims::from_map(parse_object(&payload, "payload")?);
+        Ok(Self {
+            header,
+            claims,
+            payload,
+        })
+    }
+
+    /// These claims, if `verified` (a payload the host verified) is exactly
+    /// the JSON they were parsed from: the same text parses to the same
+    /// claims, so they count as verified then.
+    pub fn into_claims_if_payload_is(self, verified: &str) -> Result<Claims, Self> {
+        if self.payload == verified.as_bytes() {
+            Ok(self.claims)
+        } else {
+            Err(self)
+        }
     }
 
     /// The `alg` header, if it is a string.
@@ -44,10 +63,17 @@ impl UnverifiedJwt {
 
 /// Decodes one base64url segment holding a JSON object.
 pub fn decode_object(segment: &str, what: &str) -> Result<Map<String, Value>, String> {
-    let bytes = URL_SAFE_NO_PAD
+    parse_object(&decode_segment(segment, what)?, what)
+}
+
+fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD
         .decode(segment)
-        .map_err(|_| format!("the token's {what} is not valid base64url"))?;
-    match serde_json::from_slice::<Value>(&bytes) {
+        .map_err(|_| format!("the token's {what} is not valid base64url"))
+}
+
+fn parse_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(format!("the token's {what} is not a JSON object")),
         Err(_) => Err(format!("the token's {what} is not valid JSON")),

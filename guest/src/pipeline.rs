@@ -11,7 +11,7 @@ use crate::provider::Provider;
 use crate::typed::from_claims;
 use crate::types::{Rejection, TokenFacts};
 use crate::verified::Verified;
-use crate::verify::{SignatureVerifier, verified_claims};
+use crate::verify::{SignatureVerifier, verified_claims_of};
 
 /// Validates `raw` for provider `P`: the facts for the host and the verified
 /// token for `match`, or the first failed check.
@@ -50,7 +50,8 @@ pub fn validate<P: Provider>(
     P::check_issuer(&accepted, &config).check(ISSUER)?;
 
     // From here on only verified claims count.
-    let claims = verified_claims(verifier, raw, issuer)?;
+    let issuer = issuer.to_string();
+    let claims = verified_claims_of(verifier, raw, &issuer, unverified)?;
     claims
         .require_audience(&config.audience, P::SINGLE_AUDIENCE)
         .check(AUDIENCE)?;
@@ -66,7 +67,7 @@ pub fn validate<P: Provider>(
     let subject = claims.string("sub").check(CLAIMS)?.to_string();
     let typed = from_claims::<P::Claims>(&claims).check(CLAIMS)?;
 
-    let token = Verified::new(typed, claims, issuer.to_string(), subject, token_id);
+    let token = Verified::new(typed, claims, issuer, subject, token_id);
     for rule in P::RULES {
         rule.apply(&token, &config)?;
     }

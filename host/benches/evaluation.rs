@@ -2,13 +2,18 @@
 //! `validate` in a fresh sandbox, the candidate lookup by index key in a real
 //! SQLite file, then `match-candidates` — at 1, 11, 10,000 and 1,000,000
 //! stored entra-id policies. Beside it, in the same run: the same crate
-//! compiled natively (same lookup), and regorus evaluating the same
-//! tenant/object match written in Rego on pre-verified claims over 11
-//! policies. Signatures are not checked (a payload-only verifier) so the rows
+//! compiled natively (same lookup), and regorus evaluating the same checks
+//! and tenant/object match written in Rego over 11 and 10,000 policies. Signatures are not checked (a payload-only verifier) so the rows
 //! compare rules, lookup and sandbox, not RSA; one row adds RS256 for scale.
 //!
 //! `cargo xtask components && cargo bench -p trustpub --bench evaluation`
 //! (about 2 minutes, most of it writing the 1,000,000 policies).
+//!
+//! For a profiler, `TRUSTPUB_EVAL_ONLY=component|component-rs256|native|regorus`
+//! runs that row alone at 11 policies, `TRUSTPUB_EVAL_RUNS` times (1,000),
+//! with the alternative build below when one is given.
+//! `TRUSTPUB_EVAL_ALTERNATIVE=<file.wasm>` adds a row for another build of
+//! the entra-id component (another opt-level, say) in the same run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -131,9 +136,15 @@ fn through_component(
 }
 
 /// The same, natively.
-fn native(store: &SqliteStore, token: &str, config: &str, now: u64) {
+fn native(
+    store: &SqliteStore,
+    token: &str,
+    config: &str,
+    now: u64,
+    verifier: &dyn SignatureVerifier,
+) {
     let mut session = Session::<EntraId>::new();
-    let Validation::Valid(facts) = session.validate(token, config, now, &PayloadOnly) else {
+    let Validation::Valid(facts) = session.validate(token, config, now, verifier) else {
         panic!("the bench token is valid");
     };
     let found = candidates(store, &facts.lookup_keys);
@@ -143,16 +154,74 @@ fn native(store: &SqliteStore, token: &str, config: &str, now: u64) {
     ));
 }
 
+/// The entra-id evaluator's checks and match in Rego: the token's claims
+/// (decoded from the payload, as the payload-only verifier gives them to the
+/// component) and the provider's config are the input, the policies data.
 const REGO: &str = r#"
 package trustpub
+import rego.v1
 
-# The token's claims arrive verified (input); the user's policies are data.
+claims := input.claims
+skew := input.config.clock_skew_seconds
+
+valid if {
+    parts := split(claims.iss, "/")
+    count(parts) == 5
+    startswith(claims.iss, "https://login.microsoftonline.com/")
+    parts[4] == "v2.0"
+    lower(parts[3]) == lower(claims.tid)
+    claims.aud == input.config.audience
+    claims.exp + skew >= input.now
+    claims.nbf - skew <= input.now
+    claims.iat - skew <= input.now
+    claims.ver == "2.0"
+    not claims.scp
+    object.get(claims, "idtyp", "app") == "app"
+    lower(claims.sub) == lower(claims.oid)
+    claims.azpacr == "2"
+    is_string(claims.uti)
+    claims.uti != ""
+}
+
 matched contains p.id if {
+    valid
     some p in data.policies
-    lower(p.tid) == lower(input.tid)
-    lower(p.oid) == lower(input.oid)
+    lower(p.tid) == lower(claims.tid)
+    lower(p.oid) == lower(claims.oid)
 }
 "#;
+
+/// regorus with `n` entra-id policies as data, deciding from the token's
+/// payload: decode, then the checks and the match above.
+fn rego_engine(n: u64) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("trustpub.rego".into(), REGO.into())
+        .expect("rego");
+    let policies: Vec<_> = (0..n)
+        .map(|i| json!({"id": i + 1, "tid": TID, "oid": oid(i)}))
+        .collect();
+    engine
+        .add_data_json(&json!({"policies": policies}).to_string())
+        .expect("data");
+    engine
+}
+
+fn through_rego(engine: &mut regorus::Engine, token: &str, config: &str, now: u64) {
+    let claims = PayloadOnly.verify_jws(token, "").expect("payload");
+    let input = format!(r#"{{"claims":{claims},"config":{config},"now":{now}}}"#);
+    engine.set_input_json(&input).expect("input");
+    let matched = engine
+        .eval_rule("data.trustpub.matched".into())
+        .expect("eval");
+    let matched: serde_json::Value =
+        serde_json::from_str(&matched.to_json_str().expect("json")).expect("json");
+    assert_eq!(
+        matched,
+        json!([1]),
+        "the bench token matches policy 1 alone"
+    );
+}
 
 fn main() {
     let component = std::fs::read(concat!(
@@ -162,6 +231,11 @@ fn main() {
     .expect("target/components/entra-id.wasm: run `cargo xtask components` first");
     let runtime = EvaluatorRuntime::new(SandboxLimits::default()).expect("runtime");
     let evaluator = runtime.load(&component).expect("load");
+    let alternative = std::env::var_os("TRUSTPUB_EVAL_ALTERNATIVE").map(|path| {
+        runtime
+            .load(&std::fs::read(path).expect("TRUSTPUB_EVAL_ALTERNATIVE"))
+            .expect("load the alternative build")
+    });
     let idp = TestIdp::rs256("bench").expect("key");
     let keys = Arc::new(KeySet::from_json(&idp.jwks().to_string()).expect("jwks"));
     let now = SystemTime::now()
@@ -174,6 +248,33 @@ fn main() {
     let payload_only: SharedVerifier = Arc::new(PayloadOnly);
     let rs256: SharedVerifier = Arc::new(KeyVerifier::new(keys, DEFAULT_MAX_TOKEN_BYTES));
     let dir = tempfile::tempdir().expect("tempdir");
+
+    if let Ok(only) = std::env::var("TRUSTPUB_EVAL_ONLY") {
+        // One row at 11 policies, for a profiler (callgrind, perf).
+        let runs = std::env::var("TRUSTPUB_EVAL_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1_000);
+        let store = store_with(11, dir.path());
+        let mut engine = rego_engine(11);
+        let evaluator = alternative.as_ref().unwrap_or(&evaluator);
+        for _ in 0..runs {
+            match only.as_str() {
+                "component" => {
+                    through_component(evaluator, &payload_only, &store, &token, &config, now)
+                }
+                "component-rs256" => {
+                    through_component(evaluator, &rs256, &store, &token, &config, now)
+                }
+                "native" => native(&store, &token, &config, now, &PayloadOnly),
+                "regorus" => through_rego(&mut engine, &token, &config, now),
+                other => panic!(
+                    "TRUSTPUB_EVAL_ONLY={other}: component, component-rs256, native or regorus"
+                ),
+            }
+        }
+        return;
+    }
 
     let mut rows: Vec<(String, Stats)> = Vec::new();
     let mut store_11 = None;
@@ -189,46 +290,59 @@ fn main() {
             measure(|| through_component(&evaluator, &payload_only, &store, &token, &config, now)),
         ));
         if n == 11 {
+            if let Some(alt) = &alternative {
+                // Another build of the same evaluator (e.g. another opt-level),
+                // measured in the same run.
+                rows.push((
+                    "component (alternative build), 11".into(),
+                    measure(|| through_component(alt, &payload_only, &store, &token, &config, now)),
+                ));
+            }
             rows.push((
                 "component, 11, RS256 verified".into(),
                 measure(|| through_component(&evaluator, &rs256, &store, &token, &config, now)),
             ));
             rows.push((
                 "native, 11 stored policies".into(),
-                measure(|| native(&store, &token, &config, now)),
+                measure(|| native(&store, &token, &config, now, &PayloadOnly)),
+            ));
+            rows.push((
+                "native, 11, RS256 verified".into(),
+                measure(|| native(&store, &token, &config, now, rs256.as_ref())),
+            ));
+            let keys = vec![format!("{TID}/{OID}")];
+            rows.push((
+                "lookup alone (SQLite, the token's key)".into(),
+                measure(|| assert_eq!(candidates(&store, &keys).len(), 1)),
+            ));
+            rows.push((
+                "sandbox alone: instantiate, then drop".into(),
+                measure(|| {
+                    drop(
+                        evaluator
+                            .session_with(payload_only.clone())
+                            .expect("instance"),
+                    )
+                }),
             ));
             store_11 = Some(store);
         } else if n == 1_000_000 {
             rows.push((
                 "native, 1000000 stored policies".into(),
-                measure(|| native(&store, &token, &config, now)),
+                measure(|| native(&store, &token, &config, now, &PayloadOnly)),
             ));
         }
     }
     drop(store_11);
 
-    // regorus: the 11 policies as data, the verified claims as input.
-    let mut engine = regorus::Engine::new();
-    engine
-        .add_policy("trustpub.rego".into(), REGO.into())
-        .expect("rego");
-    let policies: Vec<_> = (0..11)
-        .map(|i| json!({"id": i + 1, "tid": TID, "oid": oid(i)}))
-        .collect();
-    engine
-        .add_data_json(&json!({"policies": policies}).to_string())
-        .expect("data");
-    let input = claims.to_string();
-    rows.push((
-        "regorus, 11 policies (claims pre-verified)".into(),
-        measure(|| {
-            engine.set_input_json(&input).expect("input");
-            let matched = engine
-                .eval_rule("data.trustpub.matched".into())
-                .expect("eval");
-            assert!(matched.to_json_str().expect("json").contains('1'));
-        }),
-    ));
+    // regorus: the same checks and match, policies as data (no index).
+    for n in [11u64, 10_000] {
+        let mut engine = rego_engine(n);
+        rows.push((
+            format!("regorus, {n} policies"),
+            measure(|| through_rego(&mut engine, &token, &config, now)),
+        ));
+    }
 
     let base = rows
         .iter()

@@ -107,6 +107,16 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ, 100 on Linux.
+    Some(ticks / 100.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -177,6 +187,7 @@ audience = "{AUD}"
     let ring_per_sec = ring_verifications_per_second(&idp, &tokens[0]);
 
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_seconds(server.id());
     let start = Instant::now();
     let clients: Vec<_> = (0..connections)
         .map(|_| {
@@ -216,6 +227,7 @@ audience = "{AUD}"
     }
     let elapsed = start.elapsed();
     let rss = peak_rss_mib(server.id());
+    let cpu = cpu_seconds(server.id()).zip(cpu_before).map(|(a, b)| a - b);
     let _ = server.kill();
     let _ = server.wait();
     latencies.sort();
@@ -234,6 +246,12 @@ audience = "{AUD}"
     match rss {
         Some(mib) => println!("| server peak RSS | {mib:.1} MiB |"),
         None => println!("| server peak RSS | unknown (no /proc) |"),
+    }
+    if let Some(cpu) = cpu {
+        println!(
+            "| server CPU per exchange | {:.0} µs |",
+            cpu * 1e6 / exchanges as f64
+        );
     }
     println!("| bare ring RS256 verifications/s (1 core) | {ring_per_sec:.0} |");
     idp.stop().await;

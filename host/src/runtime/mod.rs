@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::thread;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 pub use crate::digest::sha256_hex as component_digest;
 use cache::CompileCounters;
@@ -41,6 +43,15 @@ use sandbox::SandboxState;
 pub use sandbox::SharedVerifier;
 pub use session::EvaluatorSession;
 use slots::SandboxSlots;
+
+/// How much of a pool slot's memory is reset by zeroing instead of unmapping:
+/// a guest's stack (1 MiB at the bottom), data and heap. Only pages an
+/// instance touched stay resident, a few hundred KiB per warm slot.
+const KEEP_RESIDENT_BYTES: usize = 8 << 20;
+
+/// Set (to anything) to have the engine write `/tmp/perf-<pid>.map`, so a
+/// profile taken with `perf` names the evaluators' compiled functions.
+pub const PERF_MAP_VAR: &str = "TRUSTPUB_PERF_MAP";
 
 /// Compiles evaluator components and runs them under [`SandboxLimits`].
 ///
@@ -79,12 +90,23 @@ impl EvaluatorRuntime {
             .total_core_instances(limits.max_concurrent * 4)
             .total_memories(limits.max_concurrent * 2)
             .total_tables(limits.max_concurrent * 4)
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            // A slot's memory is reset for the next instance by zeroing what
+            // the last one touched (found with PAGEMAP_SCAN where the kernel
+            // has it) instead of unmapping it: without this every exchange
+            // took a page fault for each page its guest touched again.
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES)
+            .pagemap_scan(Enabled::Auto);
         let mut config = Config::new();
         config
             .epoch_interruption(true)
             .wasm_component_model(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os(PERF_MAP_VAR).is_some() {
+            // Lets `perf report` name evaluator code: docs/BENCHMARKS.md.
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         bindings::v0_2::Evaluator::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)

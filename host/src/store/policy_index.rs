@@ -30,16 +30,31 @@ pub(super) fn candidates(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // `?1` provider, `?2` username (or NULL), then the keys.
-    let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("?{}", i + 3)).collect();
+    // `?1` provider, `?2` username (when given), then the keys. Two texts
+    // rather than `?2 IS NULL OR …`: SQLite plans that on the bound value and
+    // prepares the statement again for every call.
+    let first_key = if username.is_some() { 3 } else { 2 };
+    let placeholders: Vec<String> = (0..keys.len())
+        .map(|i| format!("?{}", i + first_key))
+        .collect();
+    let of_user = if username.is_some() {
+        " AND u.username = ?2"
+    } else {
+        ""
+    };
     let sql = format!(
         "{POLICY_COLUMNS} WHERE p.id IN (SELECT policy_id FROM policy_index_keys \
-         WHERE provider = ?1 AND key IN ({})) AND (?2 IS NULL OR u.username = ?2) ORDER BY p.id",
+         WHERE provider = ?1 AND key IN ({})){of_user} ORDER BY p.id",
         placeholders.join(", ")
     );
-    let mut values: Vec<Option<&str>> = vec![Some(provider), username];
-    values.extend(keys.iter().map(|k| Some(k.as_str())));
-    query_policies(conn, &sql, params_from_iter(values))
+    let mut values: Vec<&str> = vec![provider];
+    values.extend(username);
+    values.extend(keys.iter().map(String::as_str));
+    // The policies and their pins from one snapshot, under one read lock.
+    let snapshot = conn.unchecked_transaction()?;
+    let found = query_policies(&snapshot, &sql, params_from_iter(values));
+    drop(snapshot);
+    found
 }
 
 pub(super) fn provider_criteria(

@@ -37,6 +37,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The exchanges' candidate lookups read on a connection of their own:
+    /// in WAL mode they see every committed write and need not wait while
+    /// the writer holds `conn` through a commit's sync to disk. `None` for
+    /// an in-memory database, which a second connection would not share.
+    reader: Option<Mutex<Connection>>,
     commits: CommitQueue<ExchangeCommit>,
 }
 
@@ -80,10 +85,22 @@ impl SqliteStore {
             )));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
+        stable_plans(&conn)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let reader = if path == ":memory:" {
+            None
+        } else {
+            let reader = Connection::open_with_flags(path, flags)
+                .map_err(|e| StoreError::Database(format!("cannot open '{path}': {e}")))?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            reader.pragma_update(None, "query_only", "ON")?;
+            stable_plans(&reader)?;
+            Some(Mutex::new(reader))
+        };
         Ok(Self {
             conn: Mutex::new(conn),
+            reader,
             commits: CommitQueue::default(),
         })
     }
@@ -93,6 +110,27 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
     }
+
+    /// The read-only connection (the main one for an in-memory database).
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        match &self.reader {
+            Some(reader) => reader
+                .lock()
+                .map_err(|_| StoreError::Database("store reader lock poisoned".to_string())),
+            None => self.conn(),
+        }
+    }
+}
+
+/// Plans independent of bound values (SQLite's query planner stability
+/// guarantee): otherwise a cached statement whose plan looked at a parameter
+/// is prepared again whenever that parameter changes — every exchange.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 /// Writes a group of exchanges in one `BEGIN IMMEDIATE` transaction, each in
@@ -138,19 +176,20 @@ fn apply_exchange(tx: &Connection, x: &ExchangeCommit) -> Result<(), StoreError>
     let mut wanted_pins = x.pins.clone();
     wanted_pins.sort();
 
-    let fresh = tx.execute(
-        "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (issuer, token_id) DO NOTHING",
-        params![x.issuer, x.token_id, keep_until],
-    )?;
+    // Cached statements: `execute` would parse each text again per exchange.
+    let fresh = tx
+        .prepare_cached(
+            "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (issuer, token_id) DO NOTHING",
+        )?
+        .execute(params![x.issuer, x.token_id, keep_until])?;
     if fresh == 0 {
         return Err(StoreError::Replay);
     }
 
     let exists = tx
-        .query_row("SELECT 1 FROM policies WHERE id = ?1", [policy_id], |_| {
-            Ok(())
-        })
+        .prepare_cached("SELECT 1 FROM policies WHERE id = ?1")?
+        .query_row([policy_id], |_| Ok(()))
         .optional()?;
     if exists.is_none() {
         return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
@@ -170,14 +209,13 @@ fn apply_exchange(tx: &Connection, x: &ExchangeCommit) -> Result<(), StoreError>
         }
     }
 
-    tx.execute(
-        "UPDATE policies SET last_used_at = ?2 WHERE id = ?1",
-        params![policy_id, to_i64(key.created_at)?],
-    )?;
-    tx.execute(
+    tx.prepare_cached("UPDATE policies SET last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![policy_id, to_i64(key.created_at)?])?;
+    tx.prepare_cached(
         "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
          expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )?
+    .execute(params![
             key.hash,
             key.username,
             key.owner,
@@ -187,8 +225,7 @@ fn apply_exchange(tx: &Connection, x: &ExchangeCommit) -> Result<(), StoreError>
             key.evaluator_digest,
             to_i64(key.created_at)?,
             to_i64(key.expires_at)?,
-        ],
-    )?;
+    ])?;
     insert_audit(tx, &x.audit)?;
     Ok(())
 }
@@ -409,7 +446,7 @@ impl Store for SqliteStore {
         keys: &[String],
         username: Option<&str>,
     ) -> Result<Vec<StoredPolicy>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         policy_index::candidates(&conn, provider, keys, username)
     }
 

@@ -184,9 +184,21 @@ async fn only_versions_signed_by_a_trusted_key_are_admitted() {
     // Signing it in place deploys it.
     sign(&secret, &evaluator);
     wait_for_digest(&svc, &sha256(&d)).await;
-    let deployed = svc.audit("kind=actions&limit=1").await;
-    assert_eq!(deployed[0]["outcome"], "evaluator-deployed");
-    assert_eq!(deployed[0]["subject"], "file-watcher");
+    // The deploy is audited after the version is active (and the policies
+    // re-indexed): on a busy machine the event can trail the digest.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let deployed = svc.audit("kind=actions&limit=1").await;
+        if deployed[0]["outcome"] == "evaluator-deployed" {
+            assert_eq!(deployed[0]["subject"], "file-watcher");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy was not audited: {deployed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[test]

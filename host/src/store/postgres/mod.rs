@@ -20,24 +20,37 @@ mod errors;
 mod evaluators;
 mod rows;
 mod schema;
+pub(in crate::store) mod statements;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::NoTls;
 use r2d2::{Pool, PooledConnection};
-use r2d2_postgres::PostgresConnectionManager;
 
 pub(in crate::store) use self::errors::map;
 use self::rows::{
-    AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, insert_audit, load_pins, opt_u64_at, query_policies,
-    scopes_at, u64_at,
+    AUDIT_COLUMNS, PINS_OF_POLICIES, POLICY_COLUMNS, audit_row, insert_audit, near_misses_json,
+    opt_u64_at, query_policies, scopes_at, u64_at,
 };
-use super::rows::{scopes_json, to_i64};
+use super::rows::{opt_i64, scopes_json, to_i64};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy,
     Store, StoreError, StoredEvaluator, StoredPolicy, User,
 };
+
+/// An exchange's commit: key, token id, pins and audit in one call.
+const COMMIT_EXCHANGE: &str = "SELECT trustpub_commit_exchange($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)";
+
+/// An exchange's candidates: the policies under any of its index keys.
+static CANDIDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{POLICY_COLUMNS} WHERE p.id IN (SELECT policy_id FROM policy_index_keys \
+         WHERE provider = $1 AND key = ANY($2)) \
+         AND ($3::TEXT IS NULL OR lower(u.username) = lower($3)) ORDER BY p.id"
+    )
+});
 
 /// How a PostgreSQL store connects.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +71,7 @@ impl Default for PostgresOptions {
     }
 }
 
-type Manager = PostgresConnectionManager<NoTls>;
+use self::statements::Manager;
 
 pub struct PostgresStore {
     pool: Pool<Manager>,
@@ -114,7 +127,7 @@ impl PostgresStore {
         })?;
         schema::migrate(&mut client)?;
         drop(client);
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let manager = Manager::new(config.clone());
         let pool = Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
@@ -154,7 +167,7 @@ fn load_policy(
         return Ok(None);
     };
     let sql = format!("{POLICY_COLUMNS} WHERE p.id = $1");
-    Ok(query_policies(client, &sql, &[&id])?.pop())
+    Ok(query_policies(client, sql.as_str(), &[&id], PINS_OF_POLICIES)?.pop())
 }
 
 /// Advisory lock of the background purge: one host of a cluster purges per
@@ -262,18 +275,25 @@ impl Store for PostgresStore {
 
     fn get_policy(&self, id: u64) -> Result<Option<StoredPolicy>, StoreError> {
         let mut conn = self.conn()?;
-        load_policy(&mut *conn, id)
+        load_policy(&mut **conn, id)
     }
 
     fn list_policies(&self, username: Option<&str>) -> Result<Vec<StoredPolicy>, StoreError> {
         let mut conn = self.conn()?;
         match username {
             Some(u) => query_policies(
-                &mut *conn,
-                &format!("{POLICY_COLUMNS} WHERE lower(u.username) = lower($1) ORDER BY p.id"),
+                &mut **conn,
+                format!("{POLICY_COLUMNS} WHERE lower(u.username) = lower($1) ORDER BY p.id")
+                    .as_str(),
                 &[&u],
+                PINS_OF_POLICIES,
             ),
-            None => query_policies(&mut *conn, &format!("{POLICY_COLUMNS} ORDER BY p.id"), &[]),
+            None => query_policies(
+                &mut **conn,
+                format!("{POLICY_COLUMNS} ORDER BY p.id").as_str(),
+                &[],
+                PINS_OF_POLICIES,
+            ),
         }
     }
 
@@ -284,11 +304,13 @@ impl Store for PostgresStore {
     ) -> Result<Vec<StoredPolicy>, StoreError> {
         let mut conn = self.conn()?;
         query_policies(
-            &mut *conn,
-            &format!(
+            &mut **conn,
+            format!(
                 "{POLICY_COLUMNS} WHERE lower(u.username) = lower($1) AND p.provider = $2 ORDER BY p.id"
-            ),
+            )
+            .as_str(),
             &[&username, &provider],
+            PINS_OF_POLICIES,
         )
     }
 
@@ -302,14 +324,14 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let mut conn = self.conn()?;
+        // Every exchange asks: prepared once per connection.
+        let candidates = conn.prepared(CANDIDATES.as_str()).map_err(map)?;
+        let pins = conn.prepared(PINS_OF_POLICIES).map_err(map)?;
         query_policies(
-            &mut *conn,
-            &format!(
-                "{POLICY_COLUMNS} WHERE p.id IN (SELECT policy_id FROM policy_index_keys \
-                 WHERE provider = $1 AND key = ANY($2)) \
-                 AND ($3::TEXT IS NULL OR lower(u.username) = lower($3)) ORDER BY p.id"
-            ),
+            &mut **conn,
+            &candidates,
             &[&provider, &keys, &username],
+            &pins,
         )
     }
 
@@ -414,88 +436,63 @@ impl Store for PostgresStore {
     fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
         let policy_id = i64::try_from(x.policy_id)
             .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
-        let keep_until = to_i64(x.keep_token_id_until)?;
         let key = &x.key;
-        let key_scopes = scopes_json(&key.scopes)?;
-        let (key_policy, created_at, expires_at) = (
-            to_i64(key.policy_id)?,
-            to_i64(key.created_at)?,
-            to_i64(key.expires_at)?,
-        );
         let mut wanted_pins = x.pins.clone();
         wanted_pins.sort();
-
+        let (pin_names, pin_values): (Vec<&str>, Vec<&str>) = wanted_pins
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .unzip();
+        let a = &x.audit;
+        let near_misses = near_misses_json(a)?;
         let mut conn = self.conn()?;
-        // Dropping `tx` without commit rolls everything back.
-        let mut tx = conn.transaction().map_err(map)?;
-
-        // Waits for a concurrent insert of the same id (any host) to end.
-        let fresh = tx
-            .execute(
-                "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES ($1, $2, $3) \
-                 ON CONFLICT (issuer, token_id) DO NOTHING",
-                &[&x.issuer, &x.token_id, &keep_until],
+        // One call, one transaction: migrations/0003_commit_exchange.sql.
+        let statement = conn.prepared(COMMIT_EXCHANGE).map_err(map)?;
+        let outcome: String = conn
+            .query_one(
+                &statement,
+                &[
+                    &x.issuer,
+                    &x.token_id,
+                    &to_i64(x.keep_token_id_until)?,
+                    &policy_id,
+                    &pin_names,
+                    &pin_values,
+                    &key.hash,
+                    &key.username,
+                    &key.owner,
+                    &scopes_json(&key.scopes)?,
+                    &to_i64(key.policy_id)?,
+                    &key.provider,
+                    &key.evaluator_digest,
+                    &to_i64(key.created_at)?,
+                    &to_i64(key.expires_at)?,
+                    &to_i64(a.at)?,
+                    &a.provider,
+                    &a.username,
+                    &a.outcome.as_str(),
+                    &a.detail,
+                    &opt_i64(a.policy_id)?,
+                    &a.evaluator_digest,
+                    &a.subject,
+                    &a.client_addr,
+                    &a.check,
+                    &near_misses,
+                ],
             )
+            .map_err(map)?
+            .try_get(0)
             .map_err(map)?;
-        if fresh == 0 {
-            return Err(StoreError::Replay);
-        }
-
-        // Serializes the exchanges of one policy: the pins below are read
-        // after any concurrent writer committed them.
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM policies WHERE id = $1 FOR UPDATE",
-                &[&policy_id],
-            )
-            .map_err(map)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
-        }
-
-        if !wanted_pins.is_empty() {
-            let current = load_pins(&mut tx, policy_id)?;
-            if current.is_empty() {
-                let (names, values): (Vec<&str>, Vec<&str>) = wanted_pins
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .unzip();
-                tx.execute(
-                    "INSERT INTO policy_pins (policy_id, name, value) \
-                     SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[])",
-                    &[&policy_id, &names, &values],
-                )
-                .map_err(map)?;
-            } else if current != wanted_pins {
-                return Err(StoreError::PinConflict);
-            }
-        }
-
-        tx.execute(
-            "UPDATE policies SET last_used_at = $2 WHERE id = $1",
-            &[&policy_id, &created_at],
-        )
-        .map_err(map)?;
-        tx.execute(
-            "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &key.hash,
-                &key.username,
-                &key.owner,
-                &key_scopes,
-                &key_policy,
-                &key.provider,
-                &key.evaluator_digest,
-                &created_at,
-                &expires_at,
-            ],
-        )
-        .map_err(map)?;
-        insert_audit(&mut tx, &x.audit)?;
         // The caller answers 200 only after this returned Ok: committed.
-        tx.commit().map_err(map)?;
-        Ok(())
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            "replay" => Err(StoreError::Replay),
+            "not-found" => Err(StoreError::NotFound(format!("policy {}", x.policy_id))),
+            "pin-conflict" => Err(StoreError::PinConflict),
+            other => Err(StoreError::Database(format!(
+                "trustpub_commit_exchange answered '{other}'"
+            ))),
+        }
     }
 
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {
@@ -597,7 +594,7 @@ impl Store for PostgresStore {
 
     fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        insert_audit(&mut *conn, event)
+        insert_audit(&mut **conn, event)
     }
 
     fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

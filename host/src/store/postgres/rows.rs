@@ -1,7 +1,7 @@
 //! How store values map to PostgreSQL rows: BIGINT times and ids, JSON
 //! scopes and near misses, policies with their pins.
 
-use postgres::{GenericClient, Row};
+use postgres::{GenericClient, Row, ToStatement};
 
 use super::errors::map;
 use crate::store::{AuditEvent, AuditNearMiss, AuditOutcome, Scope, StoreError, StoredPolicy};
@@ -45,38 +45,29 @@ fn policy_row(row: &Row) -> Result<StoredPolicy, StoreError> {
     })
 }
 
-pub(super) fn load_pins(
-    client: &mut impl GenericClient,
-    policy_id: i64,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT name, value FROM policy_pins WHERE policy_id = $1 ORDER BY name",
-            &[&policy_id],
-        )
-        .map_err(map)?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
+/// The pins of the policies `$1` (an array of ids), for [`query_policies`].
+pub(super) const PINS_OF_POLICIES: &str = "SELECT policy_id, name, value FROM policy_pins \
+     WHERE policy_id = ANY($1) ORDER BY policy_id, name";
 
-/// Runs a policy query and fills in each policy's pins (in one more query).
-pub(super) fn query_policies(
+/// Runs a policy query and fills in each policy's pins with `pins_query`
+/// ([`PINS_OF_POLICIES`], as text or prepared).
+pub(super) fn query_policies<Q, P>(
     client: &mut impl GenericClient,
-    sql: &str,
+    sql: &Q,
     params: &[&(dyn postgres::types::ToSql + Sync)],
-) -> Result<Vec<StoredPolicy>, StoreError> {
+    pins_query: &P,
+) -> Result<Vec<StoredPolicy>, StoreError>
+where
+    Q: ToStatement + ?Sized,
+    P: ToStatement + ?Sized,
+{
     let rows = client.query(sql, params).map_err(map)?;
     let mut policies = rows.iter().map(policy_row).collect::<Result<Vec<_>, _>>()?;
     if policies.is_empty() {
         return Ok(policies);
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
-    let pins = client
-        .query(
-            "SELECT policy_id, name, value FROM policy_pins WHERE policy_id = ANY($1) \
-             ORDER BY policy_id, name",
-            &[&ids],
-        )
-        .map_err(map)?;
+    let pins = client.query(pins_query, &[&ids]).map_err(map)?;
     for pin in &pins {
         let id: i64 = pin.get(0);
         if let Some(p) = policies.iter_mut().find(|p| i64::try_from(p.id) == Ok(id)) {
@@ -113,19 +104,22 @@ pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
     })
 }
 
+/// The near misses as stored: JSON text, or NULL when there are none.
+pub(super) fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreError> {
+    if e.near_misses.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&e.near_misses)
+        .map(Some)
+        .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))
+}
+
 pub(super) fn insert_audit(
     client: &mut impl GenericClient,
     e: &AuditEvent,
 ) -> Result<(), StoreError> {
     use crate::store::rows::{opt_i64, to_i64};
-    let near_misses = if e.near_misses.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::to_string(&e.near_misses)
-                .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))?,
-        )
-    };
+    let near_misses = near_misses_json(e)?;
     client
         .execute(
             "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \

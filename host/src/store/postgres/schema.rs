@@ -12,6 +12,7 @@ use crate::store::StoreError;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_evaluators.sql"),
+    include_str!("migrations/0003_commit_exchange.sql"),
 ];
 
 /// Any constant both hosts agree on; it names the lock, nothing else.
