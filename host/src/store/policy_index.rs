@@ -31,8 +31,9 @@ pub(super) fn candidates(
         return Ok(Vec::new());
     }
     // `?1` provider, `?2` username (when given), then the keys. Two texts
-    // rather than `?2 IS NULL OR …`: SQLite plans that on the bound value and
-    // prepares the statement again for every call.
+    // rather than `?2 IS NULL OR …`, whose plan cannot know whether a
+    // username is bound (the connections keep plans independent of bound
+    // values: `stable_plans` in sqlite.rs).
     let first_key = if username.is_some() { 3 } else { 2 };
     let placeholders: Vec<String> = (0..keys.len())
         .map(|i| format!("?{}", i + first_key))
