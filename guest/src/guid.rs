@@ -9,12 +9,12 @@ pub fn normalize(input: &str) -> Option<String> {
         .strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))
         .unwrap_or(input);
-    let groups: Vec<&str> = s.split('-').collect();
-    let shape_ok = groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Byte by byte: this runs for every GUID of every token and criterion.
+    let shape_ok = s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
     shape_ok.then(|| s.to_ascii_lowercase())
 }
 
@@ -87,6 +87,13 @@ mod tests {
             "0d5a3b1c00004000800abcdefabcdef",
             "0d5a3b1c-0000-4000-8000-abcdefabcdeg",
             "{0d5a3b1c-0000-4000-8000-abcdefabcdef",
+            // 36 characters, but a dash out of place or missing
+            "0d5a3b1c0-000-4000-8000-abcdefabcdef",
+            "0d5a3b1c-0000-4000-80000abcdefabcdef",
+            "0d5a3b1c-0000-4000-8000-abcdefabcde-",
+            // a non-ASCII character in a group
+            "0d5a3b1c-0000-4000-8000-abcdefabcdé",
+            "0d5a3b1c-0000-4000-8000-abcdefabcde\u{0}",
         ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }

@@ -64,6 +64,9 @@ pub mod cases;
 #[doc(hidden)]
 pub mod component;
 
+#[cfg(all(target_arch = "wasm32", feature = "heap"))]
+mod heap;
+
 pub use check::{Check, reject};
 pub use claims::Claims;
 pub use config::{Config, NoSettings};

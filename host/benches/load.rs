@@ -1,16 +1,19 @@
 //! The outside load benchmark: `trustpub serve` as its own process on
 //! loopback with a durable SQLite database, driven by this process over
-//! `CONNECTIONS` keep-alive connections with a fresh, pre-minted token per
-//! request. Reports exchanges/s, latency percentiles, errors and the
-//! server's peak RSS, and in the same run the machine's bare `ring` RS256
-//! verifications/s on one core (the floor any exchange pays).
+//! `CONNECTIONS` keep-alive connections (a thread each, sending pre-formatted
+//! HTTP/1.1 requests: a light generator, since it shares the machine) with a
+//! fresh, pre-minted token per request. Reports exchanges/s, latency
+//! percentiles, errors, the server's peak RSS and CPU per exchange, the
+//! generator's own CPU per exchange, and in the same run the machine's bare
+//! `ring` RS256 verifications/s on one core (the floor any exchange pays).
 //!
 //! `cargo xtask components && cargo bench -p trustpub --bench load`
 //! (`TRUSTPUB_LOAD_EXCHANGES`, `TRUSTPUB_LOAD_CONNECTIONS` override the
-//! defaults of 20,000 and 16).
+//! defaults of 20,000 and 16; `TRUSTPUB_LOAD_SERVER` runs another
+//! `trustpub` binary, to compare two builds).
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-use serde_json::json;
 use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
 use trustpub::jose::key_set::{KeyMaterial, KeySet};
 
@@ -117,6 +119,66 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The exchange request `NuGet/login` sends, as bytes on the wire.
+fn exchange_request(host: &str, token: &str) -> Vec<u8> {
+    let body = r#"{"username":"bench","tokenType":"ApiKey"}"#;
+    format!(
+        "POST /api/v2/token HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A keep-alive HTTP/1.1 connection that sends pre-formatted requests and
+/// reads each answer by its `Content-Length`: the least a load generator
+/// can do per request, so the server gets as much of the machine as it can.
+struct RawConnection {
+    stream: BufReader<TcpStream>,
+    head: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl RawConnection {
+    fn open(address: &str) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(address)?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: BufReader::new(stream),
+            head: Vec::new(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends one request and reads its whole answer; returns the status.
+    fn round_trip(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        let invalid =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        self.stream.get_mut().write_all(request)?;
+        self.head.clear();
+        while !self.head.ends_with(b"\r\n\r\n") {
+            if self.stream.read_until(b'\n', &mut self.head)? == 0 {
+                return Err(invalid("connection closed"));
+            }
+        }
+        let head = std::str::from_utf8(&self.head).map_err(|_| invalid("head not UTF-8"))?;
+        let status = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid("no status"))?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .ok_or_else(|| invalid("no Content-Length"))?;
+        self.body.resize(length, 0);
+        self.stream.read_exact(&mut self.body)?;
+        Ok(status)
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -155,7 +217,10 @@ audience = "{AUD}"
     );
     let config_path = dir.path().join("trustpub.toml");
     std::fs::write(&config_path, config).expect("config");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_trustpub"))
+    // Another build of the server, to compare two in one session.
+    let binary = std::env::var("TRUSTPUB_LOAD_SERVER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_trustpub").to_string());
+    let mut server = Command::new(binary)
         .args(["serve", "--config", &config_path.display().to_string()])
         .env_remove("TRUSTPUB_ADMIN_TOKEN")
         .stdout(Stdio::piped())
@@ -187,13 +252,20 @@ audience = "{AUD}"
     let ring_per_sec = ring_verifications_per_second(&idp, &tokens[0]);
 
     let next = Arc::new(AtomicUsize::new(0));
+    let address = base
+        .strip_prefix("http://")
+        .expect("an http:// address")
+        .to_string();
     let cpu_before = cpu_seconds(server.id());
+    let own_cpu_before = cpu_seconds(std::process::id());
     let start = Instant::now();
+    // One thread per connection, each sending its next request when the
+    // last answer is in (a closed loop, as wrk does).
     let clients: Vec<_> = (0..connections)
         .map(|_| {
-            let (http, base, tokens, next) =
-                (http.clone(), base.clone(), tokens.clone(), next.clone());
-            tokio::spawn(async move {
+            let (address, tokens, next) = (address.clone(), tokens.clone(), next.clone());
+            std::thread::spawn(move || {
+                let mut connection = RawConnection::open(&address).expect("connect");
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
                 loop {
@@ -201,16 +273,15 @@ audience = "{AUD}"
                     let Some(token) = tokens.get(i) else {
                         break (latencies, errors);
                     };
+                    let request = exchange_request(&address, token);
                     let sent = Instant::now();
-                    let answer = http
-                        .post(format!("{base}/api/v2/token"))
-                        .bearer_auth(token)
-                        .json(&json!({"username": "bench", "tokenType": "ApiKey"}))
-                        .send()
-                        .await;
-                    let ok = match answer {
-                        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                        Err(_) => false,
+                    let ok = match connection.round_trip(&request) {
+                        Ok(status) => status == 200,
+                        Err(_) => {
+                            // The connection is unusable after a failed read.
+                            connection = RawConnection::open(&address).expect("reconnect");
+                            false
+                        }
                     };
                     latencies.push(sent.elapsed());
                     errors += usize::from(!ok);
@@ -221,13 +292,16 @@ audience = "{AUD}"
     let mut latencies = Vec::with_capacity(exchanges);
     let mut errors = 0;
     for c in clients {
-        let (l, e) = c.await.expect("client");
+        let (l, e) = c.join().expect("client");
         latencies.extend(l);
         errors += e;
     }
     let elapsed = start.elapsed();
     let rss = peak_rss_mib(server.id());
     let cpu = cpu_seconds(server.id()).zip(cpu_before).map(|(a, b)| a - b);
+    let own_cpu = cpu_seconds(std::process::id())
+        .zip(own_cpu_before)
+        .map(|(a, b)| a - b);
     let _ = server.kill();
     let _ = server.wait();
     latencies.sort();
@@ -250,6 +324,12 @@ audience = "{AUD}"
     if let Some(cpu) = cpu {
         println!(
             "| server CPU per exchange | {:.0} µs |",
+            cpu * 1e6 / exchanges as f64
+        );
+    }
+    if let Some(cpu) = own_cpu {
+        println!(
+            "| load generator CPU per exchange | {:.0} µs |",
             cpu * 1e6 / exchanges as f64
         );
     }

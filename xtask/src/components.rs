@@ -16,6 +16,18 @@ struct Guest {
 
 /// Builds every guest; returns the component paths.
 pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
+    build(root, Names::Stripped)
+}
+
+/// Whether the components keep their function names: a profiler (perf with
+/// `TRUSTPUB_PERF_MAP=1`) can then name the evaluator's functions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Stripped,
+    Kept,
+}
+
+pub fn build(root: &Path, names: Names) -> Result<Vec<PathBuf>> {
     let out = root.join("target/components");
     let mut guests = discover(&root.join("policies"), &out)?;
     guests.extend(discover(&root.join("tests/hostile"), &out.join("hostile"))?);
@@ -24,6 +36,9 @@ pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut cargo = wasm_cargo()?;
     cargo.current_dir(root);
+    if names == Names::Kept {
+        cargo.env("CARGO_PROFILE_WASM_STRIP", "false");
+    }
     for guest in &guests {
         cargo.args(["--package", &guest.package]);
     }

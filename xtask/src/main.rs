@@ -43,7 +43,14 @@ fn run() -> Result<()> {
     let root = workspace_root();
     let extra = args.iter().skip(1).map(String::as_str);
     match args.first().map(String::as_str) {
-        Some("components") => timed("components", || components::build_all(&root).map(drop)),
+        Some("components") => {
+            let names = if extra.clone().any(|a| a == "--keep-names") {
+                components::Names::Kept
+            } else {
+                components::Names::Stripped
+            };
+            timed("components", || components::build(&root, names).map(drop))
+        }
         Some("toolchain") => timed("toolchain", toolchain::check),
         Some("doc-links") => timed("doc-links", || doc_links::check(&root)),
         Some("module-cycles") => timed("module-cycles", || module_cycles::check(&root)),
@@ -98,7 +105,7 @@ fn run() -> Result<()> {
             timed("demo", || cargo(&root, &demo))
         }
         _ => bail!(
-            "usage: cargo xtask <components | test [cargo test args] | screenshots | demo | toolchain | doc-links | module-cycles>"
+            "usage: cargo xtask <components [--keep-names] | test [cargo test args] | screenshots | demo | toolchain | doc-links | module-cycles>"
         ),
     }
 }

@@ -157,6 +157,26 @@ fn unbounded_allocation_hits_the_memory_cap() {
     assert_entra_id_still_works(&runtime);
 }
 
+/// The SDK's heap starts in the module's initial memory and grows it when
+/// that is used up: 8 MiB, four times what the components start with.
+#[test]
+fn an_evaluator_may_grow_its_memory_below_the_cap() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "memory");
+    let request = Request {
+        config: r#"{"stop_after_mib": 8}"#.into(),
+        ..hostile_request()
+    };
+    match evaluator.evaluate(&request, idp().keys.clone()) {
+        Ok(Evaluation::BadToken(r)) => {
+            // Every byte was written (0xA5) and read back.
+            let sum = 8 * (1 << 20) * 0xA5;
+            assert_eq!(r.message, format!("held 8 MiB, byte sum {sum}"));
+        }
+        other => panic!("expected the guest to hold 8 MiB and answer, got {other:?}"),
+    }
+}
+
 #[test]
 fn panic_is_a_trap() {
     let runtime = runtime();

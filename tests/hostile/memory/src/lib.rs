@@ -1,5 +1,9 @@
 //! A hostile evaluator: a valid `info()`, but `validate` allocates 1 MiB
 //! after 1 MiB forever. The host's memory cap must trap it.
+//!
+//! With a config of `{"stop_after_mib": N}` it stops after N MiB and rejects
+//! the token saying how much it held: an evaluator may use more memory than
+//! its module starts with (the SDK's heap grows it).
 
 use trustpub_guest::{
     Candidate, CheckedCriteria, Evaluator, MatchResult, ProviderInfo, Rejection, SignatureVerifier,
@@ -33,13 +37,26 @@ impl Evaluator for Memory {
 
     fn validate(
         _token: &str,
-        _config: &str,
+        config: &str,
         _now: u64,
         _verifier: &dyn SignatureVerifier,
     ) -> Result<(TokenFacts, ()), Rejection> {
+        let stop_after = config
+            .split_once("\"stop_after_mib\":")
+            .and_then(|(_, rest)| rest.trim_end_matches('}').trim().parse::<usize>().ok());
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         // black_box keeps every chunk observably alive, so no allocation is elided.
         loop {
+            if stop_after == Some(hoard.len()) {
+                let sum: usize = hoard
+                    .iter()
+                    .map(|c| c.iter().map(|&b| usize::from(b)).sum::<usize>())
+                    .sum();
+                return Err(Rejection::new(
+                    "memory",
+                    format!("held {} MiB, byte sum {sum}", hoard.len()),
+                ));
+            }
             let mut chunk = vec![0xA5u8; CHUNK];
             std::hint::black_box(&mut chunk);
             hoard.push(chunk);
