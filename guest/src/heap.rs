@@ -33,9 +33,6 @@ struct InitialMemoryFirst {
     initial_taken: Cell<bool>,
 }
 
-// SAFETY: the target has no threads, so the cell is never shared.
-unsafe impl Send for InitialMemoryFirst {}
-
 unsafe impl Allocator for InitialMemoryFirst {
     fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
         if !self.initial_taken.get() {

@@ -244,18 +244,25 @@ audience = "{AUD}"
         .expect("clock")
         .as_secs();
     let started = Instant::now();
-    let tokens = Arc::new(mint(&idp, exchanges, now));
+    let tokens = mint(&idp, exchanges, now);
     eprintln!(
         "{exchanges} tokens minted in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let ring_per_sec = ring_verifications_per_second(&idp, &tokens[0]);
 
-    let next = Arc::new(AtomicUsize::new(0));
     let address = base
         .strip_prefix("http://")
         .expect("an http:// address")
         .to_string();
+    // Formatted before the clock starts, as the tokens were minted.
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+        tokens
+            .iter()
+            .map(|token| exchange_request(&address, token))
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = cpu_seconds(server.id());
     let own_cpu_before = cpu_seconds(std::process::id());
     let start = Instant::now();
@@ -263,19 +270,18 @@ audience = "{AUD}"
     // last answer is in (a closed loop, as wrk does).
     let clients: Vec<_> = (0..connections)
         .map(|_| {
-            let (address, tokens, next) = (address.clone(), tokens.clone(), next.clone());
+            let (address, requests, next) = (address.clone(), requests.clone(), next.clone());
             std::thread::spawn(move || {
                 let mut connection = RawConnection::open(&address).expect("connect");
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(token) = tokens.get(i) else {
+                    let Some(request) = requests.get(i) else {
                         break (latencies, errors);
                     };
-                    let request = exchange_request(&address, token);
                     let sent = Instant::now();
-                    let ok = match connection.round_trip(&request) {
+                    let ok = match connection.round_trip(request) {
                         Ok(status) => status == 200,
                         Err(_) => {
                             // The connection is unusable after a failed read.

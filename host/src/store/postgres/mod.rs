@@ -26,14 +26,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::NoTls;
+use postgres::types::ToSql;
 use r2d2::{Pool, PooledConnection};
 
 pub(in crate::store) use self::errors::map;
 use self::rows::{
-    AUDIT_COLUMNS, PINS_OF_POLICIES, POLICY_COLUMNS, audit_row, insert_audit, near_misses_json,
+    AUDIT_COLUMNS, AuditValues, PINS_OF_POLICIES, POLICY_COLUMNS, audit_row, insert_audit,
     opt_u64_at, query_policies, scopes_at, u64_at,
 };
-use super::rows::{opt_i64, scopes_json, to_i64};
+use super::rows::{scopes_json, to_i64};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy,
     Store, StoreError, StoredEvaluator, StoredPolicy, User,
@@ -443,43 +444,34 @@ impl Store for PostgresStore {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .unzip();
-        let a = &x.audit;
-        let near_misses = near_misses_json(a)?;
+        let audit = AuditValues::of(&x.audit)?;
+        let keep_until = to_i64(x.keep_token_id_until)?;
+        let scopes = scopes_json(&key.scopes)?;
+        let key_policy_id = to_i64(key.policy_id)?;
+        let (created_at, expires_at) = (to_i64(key.created_at)?, to_i64(key.expires_at)?);
+        let exchange: [&(dyn ToSql + Sync); 15] = [
+            &x.issuer,
+            &x.token_id,
+            &keep_until,
+            &policy_id,
+            &pin_names,
+            &pin_values,
+            &key.hash,
+            &key.username,
+            &key.owner,
+            &scopes,
+            &key_policy_id,
+            &key.provider,
+            &key.evaluator_digest,
+            &created_at,
+            &expires_at,
+        ];
+        let params: Vec<&(dyn ToSql + Sync)> = exchange.into_iter().chain(audit.params()).collect();
         let mut conn = self.conn()?;
         // One call, one transaction: migrations/0003_commit_exchange.sql.
         let statement = conn.prepared(COMMIT_EXCHANGE).map_err(map)?;
         let outcome: String = conn
-            .query_one(
-                &statement,
-                &[
-                    &x.issuer,
-                    &x.token_id,
-                    &to_i64(x.keep_token_id_until)?,
-                    &policy_id,
-                    &pin_names,
-                    &pin_values,
-                    &key.hash,
-                    &key.username,
-                    &key.owner,
-                    &scopes_json(&key.scopes)?,
-                    &to_i64(key.policy_id)?,
-                    &key.provider,
-                    &key.evaluator_digest,
-                    &to_i64(key.created_at)?,
-                    &to_i64(key.expires_at)?,
-                    &to_i64(a.at)?,
-                    &a.provider,
-                    &a.username,
-                    &a.outcome.as_str(),
-                    &a.detail,
-                    &opt_i64(a.policy_id)?,
-                    &a.evaluator_digest,
-                    &a.subject,
-                    &a.client_addr,
-                    &a.check,
-                    &near_misses,
-                ],
-            )
+            .query_one(&statement, &params)
             .map_err(map)?
             .try_get(0)
             .map_err(map)?;

@@ -1,6 +1,7 @@
 //! How store values map to PostgreSQL rows: BIGINT times and ids, JSON
 //! scopes and near misses, policies with their pins.
 
+use postgres::types::ToSql;
 use postgres::{GenericClient, Row, ToStatement};
 
 use super::errors::map;
@@ -105,7 +106,7 @@ pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
 }
 
 /// The near misses as stored: JSON text, or NULL when there are none.
-pub(super) fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreError> {
+fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreError> {
     if e.near_misses.is_empty() {
         return Ok(None);
     }
@@ -114,29 +115,58 @@ pub(super) fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreEr
         .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))
 }
 
+/// An audit record's values in the column order of `audit_events` (at,
+/// provider, username, outcome, detail, policy_id, evaluator_digest, subject,
+/// client_addr, check_name, near_misses): the insert below and the exchange's
+/// commit function (migration 0003) take them alike.
+pub(super) struct AuditValues<'a> {
+    event: &'a AuditEvent,
+    at: i64,
+    outcome: &'static str,
+    policy_id: Option<i64>,
+    near_misses: Option<String>,
+}
+
+impl<'a> AuditValues<'a> {
+    pub(super) fn of(event: &'a AuditEvent) -> Result<Self, StoreError> {
+        use crate::store::rows::{opt_i64, to_i64};
+        Ok(Self {
+            event,
+            at: to_i64(event.at)?,
+            outcome: event.outcome.as_str(),
+            policy_id: opt_i64(event.policy_id)?,
+            near_misses: near_misses_json(event)?,
+        })
+    }
+
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        let e = self.event;
+        [
+            &self.at,
+            &e.provider,
+            &e.username,
+            &self.outcome,
+            &e.detail,
+            &self.policy_id,
+            &e.evaluator_digest,
+            &e.subject,
+            &e.client_addr,
+            &e.check,
+            &self.near_misses,
+        ]
+    }
+}
+
 pub(super) fn insert_audit(
     client: &mut impl GenericClient,
     e: &AuditEvent,
 ) -> Result<(), StoreError> {
-    use crate::store::rows::{opt_i64, to_i64};
-    let near_misses = near_misses_json(e)?;
+    let values = AuditValues::of(e)?;
     client
         .execute(
             "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \
              subject, client_addr, check_name, near_misses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &to_i64(e.at)?,
-                &e.provider,
-                &e.username,
-                &e.outcome.as_str(),
-                &e.detail,
-                &opt_i64(e.policy_id)?,
-                &e.evaluator_digest,
-                &e.subject,
-                &e.client_addr,
-                &e.check,
-                &near_misses,
-            ],
+            &values.params(),
         )
         .map_err(map)?;
     Ok(())
