@@ -51,11 +51,8 @@ pub(super) fn candidates(
     let mut values: Vec<&str> = vec![provider];
     values.extend(username);
     values.extend(keys.iter().map(String::as_str));
-    // The policies and their pins from one snapshot, under one read lock.
-    let snapshot = conn.unchecked_transaction()?;
-    let found = query_policies(&snapshot, &sql, params_from_iter(values));
-    drop(snapshot);
-    found
+    // One statement: the policies and their pins from one snapshot.
+    query_policies(conn, &sql, params_from_iter(values))
 }
 
 pub(super) fn provider_criteria(

@@ -37,8 +37,14 @@ pub(super) fn scopes_json(scopes: &[Scope]) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Database(format!("cannot encode scopes: {e}")))
 }
 
+/// A policy with its pins in one statement: one statement reads one
+/// snapshot, so a lookup needs neither an explicit read transaction nor a
+/// second query per policy (both showed in the exchange's profile). Pins come
+/// as one JSON array of `[name, value]` pairs, ordered by name.
 pub(super) const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
-     p.created_at, p.renewed_at, p.last_used_at FROM policies p JOIN users u ON u.id = p.user_id";
+     p.created_at, p.renewed_at, p.last_used_at, \
+     (SELECT json_group_array(json_array(name, value) ORDER BY name) FROM policy_pins WHERE policy_id = p.id) \
+     FROM policies p JOIN users u ON u.id = p.user_id";
 
 fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
     Ok(StoredPolicy {
@@ -48,11 +54,17 @@ fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
         owner: row.get(3)?,
         criteria: row.get(4)?,
         scopes: get_scopes(row, 5)?,
-        pins: Vec::new(),
+        pins: get_pins(row, 9)?,
         created_at: get_u64(row, 6)?,
         renewed_at: get_u64(row, 7)?,
         last_used_at: get_opt_u64(row, 8)?,
     })
+}
+
+fn get_pins(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<(String, String)>> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
 pub(super) fn load_pins(
@@ -67,18 +79,15 @@ pub(super) fn load_pins(
     Ok(pins)
 }
 
-/// Runs a policy query and fills in each policy's pins.
+/// Runs a policy query (one built on [`POLICY_COLUMNS`]).
 pub(super) fn query_policies(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<StoredPolicy>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut policies = stmt
+    let policies = stmt
         .query_map(params, policy_row)?
         .collect::<rusqlite::Result<Vec<StoredPolicy>>>()?;
-    for p in &mut policies {
-        p.pins = load_pins(conn, to_i64(p.id)?)?;
-    }
     Ok(policies)
 }

@@ -410,6 +410,37 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
     assert_eq!(store.list_audit(None, 100).unwrap().len(), 3);
     assert_eq!(store.get_policy(id).unwrap().unwrap().pins, pins);
     assert_eq!(store.list_policies(None).unwrap()[0].pins, pins);
+    let keys = vec!["t1".to_string()];
+    assert_eq!(
+        store.candidates("entra-id", &keys, None).unwrap()[0].pins,
+        pins
+    );
+}
+
+/// Pins are whatever text a token held: quotes, backslashes, non-ASCII and
+/// JSON-looking values come back unchanged, sorted by name.
+fn pins_keep_any_text(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
+    let odd = [
+        ("z", r#"a "quoted" \ value"#),
+        ("b", "Ünïcødé ☃ 🙂"),
+        ("a", r#"["not","an","array"]"#),
+        ("m", ""),
+    ];
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &odd))
+        .unwrap();
+    let mut expected: Vec<(String, String)> = odd
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(store.get_policy(id).unwrap().unwrap().pins, expected);
+    let keys = vec!["t1".to_string()];
+    assert_eq!(
+        store.candidates("entra-id", &keys, None).unwrap()[0].pins,
+        expected
+    );
 }
 
 fn commit_exchange_on_deleted_policy_is_not_found(db: &TestDb) {
@@ -771,6 +802,7 @@ store_suite!(
     concurrent_exchanges_of_many_tokens_each_keep_their_own_outcome,
     two_stores_on_one_database_also_serialize,
     pins_written_on_first_use_then_enforced,
+    pins_keep_any_text,
     commit_exchange_on_deleted_policy_is_not_found,
     delete_policy_revokes_its_keys,
     revoke_key_reports_whether_it_changed_anything,
