@@ -9,12 +9,14 @@
 //! - only a key's SHA-256 hash is stored, never the key;
 //! - a committed exchange is durable before the call returns.
 
+mod audit_values;
 mod copy;
 mod group_commit;
 mod policy_index;
 pub mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_writes;
 #[cfg(test)]
 mod suite;
 mod types;

@@ -17,9 +17,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 
 use super::policy_index;
 use super::rows::{
-    POLICY_COLUMNS, get_opt_u64, get_scopes, get_u64, load_pins, opt_i64, query_policies,
-    scopes_json, to_i64,
+    POLICY_COLUMNS, get_opt_u64, get_scopes, get_u64, query_policies, scopes_json, to_i64,
 };
+use super::sqlite_writes::{insert_audit, write_exchanges};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit,
     NewPolicy, Store, StoreError, StoredPolicy, User,
@@ -133,103 +133,6 @@ fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Writes a group of exchanges in one `BEGIN IMMEDIATE` transaction, each in
-/// its own savepoint; the results are final only once the commit returned.
-fn write_exchanges(conn: &mut Connection, batch: &[ExchangeCommit]) -> Vec<Result<(), StoreError>> {
-    let failed = |e: &dyn std::fmt::Display| {
-        batch
-            .iter()
-            .map(|_| Err(StoreError::Database(e.to_string())))
-            .collect()
-    };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return failed(&e),
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for x in batch {
-        // A savepoint dropped without commit rolls back to where it began.
-        let result = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
-            apply_exchange(&sp, x)?;
-            sp.commit()?;
-            Ok(())
-        });
-        results.push(result);
-    }
-    match tx.commit() {
-        Ok(()) => results,
-        // Nothing of the group was kept: what had succeeded fails now.
-        Err(e) => results
-            .into_iter()
-            .map(|r| r.and(Err(StoreError::Database(e.to_string()))))
-            .collect(),
-    }
-}
-
-/// One exchange's writes, inside the group's transaction (a savepoint).
-fn apply_exchange(tx: &Connection, x: &ExchangeCommit) -> Result<(), StoreError> {
-    let policy_id = i64::try_from(x.policy_id)
-        .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
-    let keep_until = to_i64(x.keep_token_id_until)?;
-    let key = &x.key;
-    let key_scopes = scopes_json(&key.scopes)?;
-    let mut wanted_pins = x.pins.clone();
-    wanted_pins.sort();
-
-    // Cached statements: `execute` would parse each text again per exchange.
-    let fresh = tx
-        .prepare_cached(
-            "INSERT INTO used_token_ids (issuer, token_id, keep_until) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (issuer, token_id) DO NOTHING",
-        )?
-        .execute(params![x.issuer, x.token_id, keep_until])?;
-    if fresh == 0 {
-        return Err(StoreError::Replay);
-    }
-
-    let exists = tx
-        .prepare_cached("SELECT 1 FROM policies WHERE id = ?1")?
-        .query_row([policy_id], |_| Ok(()))
-        .optional()?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(format!("policy {}", x.policy_id)));
-    }
-
-    if !wanted_pins.is_empty() {
-        let current = load_pins(tx, policy_id)?;
-        if current.is_empty() {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO policy_pins (policy_id, name, value) VALUES (?1, ?2, ?3)",
-            )?;
-            for (name, value) in &wanted_pins {
-                stmt.execute(params![policy_id, name, value])?;
-            }
-        } else if current != wanted_pins {
-            return Err(StoreError::PinConflict);
-        }
-    }
-
-    tx.prepare_cached("UPDATE policies SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![policy_id, to_i64(key.created_at)?])?;
-    tx.prepare_cached(
-        "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
-         expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-            key.hash,
-            key.username,
-            key.owner,
-            key_scopes,
-            to_i64(key.policy_id)?,
-            key.provider,
-            key.evaluator_digest,
-            to_i64(key.created_at)?,
-            to_i64(key.expires_at)?,
-    ])?;
-    insert_audit(tx, &x.audit)?;
-    Ok(())
-}
-
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -257,35 +160,6 @@ fn load_policy(conn: &Connection, id: u64) -> Result<Option<StoredPolicy>, Store
     };
     let sql = format!("{POLICY_COLUMNS} WHERE p.id = ?1");
     Ok(query_policies(conn, &sql, [id])?.pop())
-}
-
-fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
-    let near_misses = if e.near_misses.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::to_string(&e.near_misses)
-                .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))?,
-        )
-    };
-    conn.prepare_cached(
-        "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, \
-         client_addr, check_name, near_misses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        to_i64(e.at)?,
-        e.provider,
-        e.username,
-        e.outcome.as_str(),
-        e.detail,
-        opt_i64(e.policy_id)?,
-        e.evaluator_digest,
-        e.subject,
-        e.client_addr,
-        e.check,
-        near_misses,
-    ])?;
-    Ok(())
 }
 
 fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {

@@ -466,7 +466,10 @@ impl Store for PostgresStore {
             &created_at,
             &expires_at,
         ];
-        let params: Vec<&(dyn ToSql + Sync)> = exchange.into_iter().chain(audit.params()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = exchange
+            .into_iter()
+            .chain(audit.postgres_params())
+            .collect();
         let mut conn = self.conn()?;
         // One call, one transaction: migrations/0003_commit_exchange.sql.
         let statement = conn.prepared(COMMIT_EXCHANGE).map_err(map)?;

@@ -5,6 +5,7 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Row, ToStatement};
 
 use super::errors::map;
+pub(super) use crate::store::audit_values::AuditValues;
 use crate::store::{AuditEvent, AuditNearMiss, AuditOutcome, Scope, StoreError, StoredPolicy};
 
 pub(super) fn u64_at(row: &Row, idx: usize) -> Result<u64, StoreError> {
@@ -105,41 +106,9 @@ pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
     })
 }
 
-/// The near misses as stored: JSON text, or NULL when there are none.
-fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreError> {
-    if e.near_misses.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(&e.near_misses)
-        .map(Some)
-        .map_err(|e| StoreError::Database(format!("cannot encode near misses: {e}")))
-}
-
-/// An audit record's values in the column order of `audit_events` (at,
-/// provider, username, outcome, detail, policy_id, evaluator_digest, subject,
-/// client_addr, check_name, near_misses): the insert below and the exchange's
-/// commit function (migration 0003) take them alike.
-pub(super) struct AuditValues<'a> {
-    event: &'a AuditEvent,
-    at: i64,
-    outcome: &'static str,
-    policy_id: Option<i64>,
-    near_misses: Option<String>,
-}
-
-impl<'a> AuditValues<'a> {
-    pub(super) fn of(event: &'a AuditEvent) -> Result<Self, StoreError> {
-        use crate::store::rows::{opt_i64, to_i64};
-        Ok(Self {
-            event,
-            at: to_i64(event.at)?,
-            outcome: event.outcome.as_str(),
-            policy_id: opt_i64(event.policy_id)?,
-            near_misses: near_misses_json(event)?,
-        })
-    }
-
-    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+/// The audit values bound as PostgreSQL parameters `$1..$11`.
+impl AuditValues<'_> {
+    pub(super) fn postgres_params(&self) -> [&(dyn ToSql + Sync); 11] {
         let e = self.event;
         [
             &self.at,
@@ -166,7 +135,7 @@ pub(super) fn insert_audit(
         .execute(
             "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \
              subject, client_addr, check_name, near_misses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &values.params(),
+            &values.postgres_params(),
         )
         .map_err(map)?;
     Ok(())

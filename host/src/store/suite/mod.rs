@@ -417,6 +417,37 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
     );
 }
 
+/// A write that fails after the exchange's checks passed (here a second key
+/// with an existing key's hash, which the random key never gives) keeps
+/// nothing of that exchange: its token id stays unused, its pins unwritten,
+/// its audit event unrecorded; what was committed before stays.
+fn a_failed_write_keeps_nothing_of_its_exchange(db: &TestDb) {
+    let (store, id) = store_with_policy(db);
+    store
+        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .unwrap();
+    let err = store
+        .commit_exchange(&exchange(id, "jti-2", "hash-1", &[("tid", "t1")]))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert!(
+        !store
+            .token_id_used("https://issuer.example", "jti-2")
+            .unwrap()
+    );
+    assert!(store.get_policy(id).unwrap().unwrap().pins.is_empty());
+    assert_eq!(store.list_audit(None, 100).unwrap().len(), 1);
+    assert!(
+        store
+            .token_id_used("https://issuer.example", "jti-1")
+            .unwrap()
+    );
+    // The policy still serves the next exchange.
+    store
+        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[]))
+        .unwrap();
+}
+
 /// Pins are whatever text a token held: quotes, backslashes, non-ASCII and
 /// JSON-looking values come back unchanged, sorted by name.
 fn pins_keep_any_text(db: &TestDb) {
@@ -803,6 +834,7 @@ store_suite!(
     two_stores_on_one_database_also_serialize,
     pins_written_on_first_use_then_enforced,
     pins_keep_any_text,
+    a_failed_write_keeps_nothing_of_its_exchange,
     commit_exchange_on_deleted_policy_is_not_found,
     delete_policy_revokes_its_keys,
     revoke_key_reports_whether_it_changed_anything,
