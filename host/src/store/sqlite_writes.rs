@@ -8,8 +8,9 @@
 //! lets the exchanges share one transaction without a savepoint each: a
 //! savepoint copies every page its exchange touches to a sub-journal, a
 //! temporary file once it outgrows memory, all inside the one writer that
-//! every exchange waits for. Without them the server spent a quarter to a
-//! third less CPU per exchange under load (docs/BENCHMARKS.md).
+//! every exchange waits for. Without them the server spends 6-31 % less
+//! CPU per exchange under load, most when the disk is busy
+//! (docs/BENCHMARKS.md).
 
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 
