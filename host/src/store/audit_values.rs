@@ -7,7 +7,7 @@ use super::{AuditEvent, StoreError};
 /// provider, username, outcome, detail, policy_id, evaluator_digest, subject,
 /// client_addr, check_name, near_misses). Converting first means a value that
 /// cannot be stored is refused before anything of its exchange is written;
-/// each engine binds them in that order (`sqlite_params`, `postgres_params`).
+/// each engine binds them in that order ([`audit_params`]).
 pub(super) struct AuditValues<'a> {
     pub(super) event: &'a AuditEvent,
     pub(super) at: i64,
@@ -27,6 +27,31 @@ impl<'a> AuditValues<'a> {
         })
     }
 }
+
+/// The values of an [`AuditValues`] as `[&$to_sql; 11]` in column order, for
+/// either engine's own `ToSql` trait: one list, so a new column cannot be
+/// bound by one engine and forgotten by the other.
+macro_rules! audit_params {
+    ($values:expr, $to_sql:ty) => {{
+        let v = $values;
+        let e = v.event;
+        let params: [&$to_sql; 11] = [
+            &v.at,
+            &e.provider,
+            &e.username,
+            &v.outcome,
+            &e.detail,
+            &v.policy_id,
+            &e.evaluator_digest,
+            &e.subject,
+            &e.client_addr,
+            &e.check,
+            &v.near_misses,
+        ];
+        params
+    }};
+}
+pub(super) use audit_params;
 
 /// The near misses as stored: JSON text, or NULL when there are none.
 fn near_misses_json(e: &AuditEvent) -> Result<Option<String>, StoreError> {

@@ -14,7 +14,7 @@
 
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 
-use super::audit_values::AuditValues;
+use super::audit_values::{AuditValues, audit_params};
 use super::rows::{load_pins, scopes_json, to_i64};
 use super::{AuditEvent, ExchangeCommit, StoreError};
 
@@ -160,26 +160,6 @@ fn write(tx: &Connection, x: &ExchangeCommit, c: &Checked<'_>) -> Result<(), Sto
     insert_audit_values(tx, &c.audit)
 }
 
-/// The audit values bound as SQLite parameters `?1..?11`.
-impl AuditValues<'_> {
-    pub(super) fn sqlite_params(&self) -> [&dyn ToSql; 11] {
-        let e = self.event;
-        [
-            &self.at,
-            &e.provider,
-            &e.username,
-            &self.outcome,
-            &e.detail,
-            &self.policy_id,
-            &e.evaluator_digest,
-            &e.subject,
-            &e.client_addr,
-            &e.check,
-            &self.near_misses,
-        ]
-    }
-}
-
 pub(super) fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
     insert_audit_values(conn, &AuditValues::of(e)?)
 }
@@ -192,6 +172,6 @@ pub(super) fn insert_audit_values(
         "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, subject, \
          client_addr, check_name, near_misses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(&values.sqlite_params()[..])?;
+    .execute(&audit_params!(values, dyn ToSql)[..])?;
     Ok(())
 }

@@ -31,8 +31,8 @@ use r2d2::{Pool, PooledConnection};
 
 pub(in crate::store) use self::errors::map;
 use self::rows::{
-    AUDIT_COLUMNS, AuditValues, PINS_OF_POLICIES, POLICY_COLUMNS, audit_row, insert_audit,
-    opt_u64_at, query_policies, scopes_at, u64_at,
+    AUDIT_COLUMNS, AuditValues, PINS_OF_POLICIES, POLICY_COLUMNS, audit_params, audit_row,
+    insert_audit, opt_u64_at, query_policies, scopes_at, u64_at,
 };
 use super::rows::{scopes_json, to_i64};
 use super::{
@@ -468,7 +468,7 @@ impl Store for PostgresStore {
         ];
         let params: Vec<&(dyn ToSql + Sync)> = exchange
             .into_iter()
-            .chain(audit.postgres_params())
+            .chain(audit_params!(&audit, dyn ToSql + Sync))
             .collect();
         let mut conn = self.conn()?;
         // One call, one transaction: migrations/0003_commit_exchange.sql.

@@ -5,7 +5,7 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, Row, ToStatement};
 
 use super::errors::map;
-pub(super) use crate::store::audit_values::AuditValues;
+pub(super) use crate::store::audit_values::{AuditValues, audit_params};
 use crate::store::{AuditEvent, AuditNearMiss, AuditOutcome, Scope, StoreError, StoredPolicy};
 
 pub(super) fn u64_at(row: &Row, idx: usize) -> Result<u64, StoreError> {
@@ -106,26 +106,6 @@ pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
     })
 }
 
-/// The audit values bound as PostgreSQL parameters `$1..$11`.
-impl AuditValues<'_> {
-    pub(super) fn postgres_params(&self) -> [&(dyn ToSql + Sync); 11] {
-        let e = self.event;
-        [
-            &self.at,
-            &e.provider,
-            &e.username,
-            &self.outcome,
-            &e.detail,
-            &self.policy_id,
-            &e.evaluator_digest,
-            &e.subject,
-            &e.client_addr,
-            &e.check,
-            &self.near_misses,
-        ]
-    }
-}
-
 pub(super) fn insert_audit(
     client: &mut impl GenericClient,
     e: &AuditEvent,
@@ -135,7 +115,7 @@ pub(super) fn insert_audit(
         .execute(
             "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \
              subject, client_addr, check_name, near_misses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &values.postgres_params(),
+            &audit_params!(&values, dyn ToSql + Sync),
         )
         .map_err(map)?;
     Ok(())
