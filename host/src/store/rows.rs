@@ -37,14 +37,25 @@ pub(super) fn scopes_json(scopes: &[Scope]) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Database(format!("cannot encode scopes: {e}")))
 }
 
-/// A policy with its pins in one statement: one statement reads one
-/// snapshot, so a lookup needs neither an explicit read transaction nor a
-/// second query per policy (both showed in the exchange's profile). Pins come
-/// as one JSON array of `[name, value]` pairs, ordered by name.
-pub(super) const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
-     p.created_at, p.renewed_at, p.last_used_at, \
-     (SELECT json_group_array(json_array(name, value) ORDER BY name) FROM policy_pins WHERE policy_id = p.id) \
-     FROM policies p JOIN users u ON u.id = p.user_id";
+/// A policy's columns with its pins, in one statement: one statement reads
+/// one snapshot, so a lookup needs neither an explicit read transaction nor
+/// a second query per policy (both showed in the exchange's profile). Pins
+/// come as one JSON array of `[name, value]` pairs which [`policy_row`]
+/// sorts by name: an `ORDER BY` inside the aggregate costs SQLite a
+/// temporary b-tree for every policy read. Needs `p` and `u` in the query.
+macro_rules! policy_fields {
+    () => {
+        "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
+         p.created_at, p.renewed_at, p.last_used_at, \
+         (SELECT json_group_array(json_array(name, value)) FROM policy_pins WHERE policy_id = p.id)"
+    };
+}
+pub(super) const POLICY_FIELDS: &str = policy_fields!();
+/// [`POLICY_FIELDS`] of every policy, to which a query adds its conditions.
+pub(super) const POLICY_COLUMNS: &str = concat!(
+    policy_fields!(),
+    " FROM policies p JOIN users u ON u.id = p.user_id"
+);
 
 fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
     Ok(StoredPolicy {
@@ -63,8 +74,11 @@ fn policy_row(row: &Row<'_>) -> rusqlite::Result<StoredPolicy> {
 
 fn get_pins(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<(String, String)>> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    let mut pins: Vec<(String, String)> = serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))?;
+    // By name, as `ORDER BY name` would (binary collation is byte order).
+    pins.sort_unstable();
+    Ok(pins)
 }
 
 pub(super) fn load_pins(
