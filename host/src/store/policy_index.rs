@@ -30,28 +30,7 @@ pub(super) fn candidates(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    // `?1` provider, `?2` username (when given), then the keys. Two texts
-    // rather than `?2 IS NULL OR …`, whose plan cannot know whether a
-    // username is bound (the connections keep plans independent of bound
-    // values: `stable_plans` in sqlite.rs).
-    let first_key = if username.is_some() { 3 } else { 2 };
-    let placeholders: Vec<String> = (0..keys.len())
-        .map(|i| format!("?{}", i + first_key))
-        .collect();
-    let of_user = if username.is_some() {
-        " AND u.username = ?2"
-    } else {
-        ""
-    };
-    // From the index to the policies, with no ORDER BY: for one key SQLite
-    // then reads three b-trees and builds no temporary one (an `IN
-    // (subquery)` or an `ORDER BY` each cost one per lookup, visible in the
-    // exchange's profile); the order and the one row per policy are ours.
-    let sql = format!(
-        "{POLICY_FIELDS} FROM policy_index_keys k JOIN policies p ON p.id = k.policy_id \
-         JOIN users u ON u.id = p.user_id WHERE k.provider = ?1 AND k.key IN ({}){of_user}",
-        placeholders.join(", ")
-    );
+    let sql = candidates_sql(keys.len(), username.is_some());
     let mut values: Vec<&str> = vec![provider];
     values.extend(username);
     values.extend(keys.iter().map(String::as_str));
@@ -62,6 +41,27 @@ pub(super) fn candidates(
     policies.sort_unstable_by_key(|p| p.id);
     policies.dedup_by_key(|p| p.id);
     Ok(policies)
+}
+
+/// The lookup's text for `keys` index keys, restricted to one user's
+/// policies when `of_user`: `?1` provider, `?2` username (when given), then
+/// the keys. Two texts rather than `?2 IS NULL OR …`, whose plan cannot know
+/// whether a username is bound (the connections keep plans independent of
+/// bound values: `stable_plans` in sqlite.rs).
+///
+/// From the index to the policies, with no ORDER BY: for one key SQLite then
+/// reads three b-trees and builds no temporary one (an `IN (subquery)` or an
+/// `ORDER BY` each cost one per lookup, visible in the exchange's profile);
+/// [`candidates`] orders them and keeps one row per policy.
+pub(super) fn candidates_sql(keys: usize, of_user: bool) -> String {
+    let first_key = if of_user { 3 } else { 2 };
+    let placeholders: Vec<String> = (0..keys).map(|i| format!("?{}", i + first_key)).collect();
+    let user = if of_user { " AND u.username = ?2" } else { "" };
+    format!(
+        "{POLICY_FIELDS} FROM policy_index_keys k JOIN policies p ON p.id = k.policy_id \
+         JOIN users u ON u.id = p.user_id WHERE k.provider = ?1 AND k.key IN ({}){user}",
+        placeholders.join(", ")
+    )
 }
 
 pub(super) fn provider_criteria(

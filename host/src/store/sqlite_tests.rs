@@ -72,3 +72,39 @@ fn open_via_url() {
         Err(StoreError::UnsupportedUrl(scheme)) if scheme == "mysql"
     ));
 }
+
+/// The exchange's lookup by one index key, with or without a username,
+/// builds no temporary b-tree (an `IN (subquery)`, an `ORDER BY` or an
+/// automatic index would each open one per lookup) and reads only through
+/// indexes.
+#[test]
+fn the_lookup_by_one_key_builds_no_temporary_b_tree() {
+    let (_dir, _path, store) = temp_store();
+    let conn = store.conn().unwrap();
+    for of_user in [false, true] {
+        let sql = policy_index::candidates_sql(1, of_user);
+        let values = vec!["x"; if of_user { 3 } else { 2 }];
+        let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let opcodes: Vec<String> = explain
+            .query_map(rusqlite::params_from_iter(&values), |r| r.get(1))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for temporary in ["OpenEphemeral", "SorterOpen", "OpenAutoindex"] {
+            assert!(
+                !opcodes.iter().any(|op| op == temporary),
+                "{temporary} in the lookup (of_user {of_user}): {opcodes:?}"
+            );
+        }
+        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let steps: Vec<String> = plan
+            .query_map(rusqlite::params_from_iter(&values), |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            steps.iter().all(|s| !s.starts_with("SCAN")),
+            "a table scan in the lookup (of_user {of_user}): {steps:?}"
+        );
+    }
+}
