@@ -140,21 +140,24 @@ impl Claims {
     /// could be replayed at any of them.
     pub fn require_audience(&self, accepted: &[String], single: bool) -> Result<(), String> {
         let audiences = self.audiences()?;
-        let expected = match accepted {
+        // Only a refusal needs the message: every accepted token would pay for it.
+        let expected = || match accepted {
             [one] => format!("the configured audience '{one}'"),
             many => format!("one of the configured audiences '{}'", many.join("', '")),
         };
         match audiences.as_slice() {
             [aud] if accepted.iter().any(|a| a == aud) => Ok(()),
-            [aud] => Err(format!("the aud claim '{aud}' is not {expected}")),
+            [aud] => Err(format!("the aud claim '{aud}' is not {}", expected())),
             many if single => Err(format!(
-                "the aud claim has {} values; exactly one, {expected}, is required",
-                many.len()
+                "the aud claim has {} values; exactly one, {}, is required",
+                many.len(),
+                expected()
             )),
             many if many.iter().any(|aud| accepted.iter().any(|a| a == aud)) => Ok(()),
             many => Err(format!(
-                "none of the aud claim's {} values is {expected}",
-                many.len()
+                "none of the aud claim's {} values is {}",
+                many.len(),
+                expected()
             )),
         }
     }
