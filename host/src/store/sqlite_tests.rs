@@ -84,24 +84,22 @@ fn the_lookup_by_one_key_builds_no_temporary_b_tree() {
     for of_user in [false, true] {
         let sql = policy_index::candidates_sql(1, of_user);
         let values = vec!["x"; if of_user { 3 } else { 2 }];
-        let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
-        let opcodes: Vec<String> = explain
-            .query_map(rusqlite::params_from_iter(&values), |r| r.get(1))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        // One text column of what SQLite says about the statement.
+        let column = |explain: &str, index: usize| -> Vec<String> {
+            let mut stmt = conn.prepare(&format!("{explain} {sql}")).unwrap();
+            stmt.query_map(rusqlite::params_from_iter(&values), |r| r.get(index))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let opcodes = column("EXPLAIN", 1);
         for temporary in ["OpenEphemeral", "SorterOpen", "OpenAutoindex"] {
             assert!(
                 !opcodes.iter().any(|op| op == temporary),
                 "{temporary} in the lookup (of_user {of_user}): {opcodes:?}"
             );
         }
-        let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let steps: Vec<String> = plan
-            .query_map(rusqlite::params_from_iter(&values), |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let steps = column("EXPLAIN QUERY PLAN", 3);
         assert!(
             steps.iter().all(|s| !s.starts_with("SCAN")),
             "a table scan in the lookup (of_user {of_user}): {steps:?}"
