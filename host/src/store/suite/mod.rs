@@ -91,6 +91,18 @@ fn store_with_policy(db: &TestDb) -> (Arc<dyn Store>, u64) {
     (store, policy.id)
 }
 
+/// The pins of [`store_with_policy`]'s policy read the same through every
+/// query that returns policies: by id, in the list, as a candidate.
+fn assert_pins_read_alike(store: &dyn Store, id: u64, expected: &[(String, String)]) {
+    assert_eq!(store.get_policy(id).unwrap().unwrap().pins, expected);
+    assert_eq!(store.list_policies(None).unwrap()[0].pins, expected);
+    let keys = vec!["t1".to_string()];
+    assert_eq!(
+        store.candidates("entra-id", &keys, None).unwrap()[0].pins,
+        expected
+    );
+}
+
 fn users_create_list_get_and_duplicate(db: &TestDb) {
     let store = db.open();
     store.ping().unwrap();
@@ -408,13 +420,7 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
     );
     assert!(store.find_key("hash-4").unwrap().is_none());
     assert_eq!(store.list_audit(None, 100).unwrap().len(), 3);
-    assert_eq!(store.get_policy(id).unwrap().unwrap().pins, pins);
-    assert_eq!(store.list_policies(None).unwrap()[0].pins, pins);
-    let keys = vec!["t1".to_string()];
-    assert_eq!(
-        store.candidates("entra-id", &keys, None).unwrap()[0].pins,
-        pins
-    );
+    assert_pins_read_alike(store.as_ref(), id, &pins);
 }
 
 /// A write that fails after the exchange's checks passed (here a second key
@@ -435,7 +441,7 @@ fn a_failed_write_keeps_nothing_of_its_exchange(db: &TestDb) {
             .token_id_used("https://issuer.example", "jti-2")
             .unwrap()
     );
-    assert!(store.get_policy(id).unwrap().unwrap().pins.is_empty());
+    assert_pins_read_alike(store.as_ref(), id, &[]);
     assert_eq!(store.list_audit(None, 100).unwrap().len(), 1);
     assert!(
         store
@@ -466,12 +472,7 @@ fn pins_keep_any_text(db: &TestDb) {
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
     expected.sort();
-    assert_eq!(store.get_policy(id).unwrap().unwrap().pins, expected);
-    let keys = vec!["t1".to_string()];
-    assert_eq!(
-        store.candidates("entra-id", &keys, None).unwrap()[0].pins,
-        expected
-    );
+    assert_pins_read_alike(store.as_ref(), id, &expected);
 }
 
 fn commit_exchange_on_deleted_policy_is_not_found(db: &TestDb) {
