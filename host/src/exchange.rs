@@ -244,103 +244,129 @@ impl TokenExchange {
 
         let active = provider.evaluator();
         audit.evaluator_digest = Some(active.evaluator.digest().to_string());
-        let decision = {
-            let route = Route {
-                provider: provider.clone(),
-                active: active.clone(),
-                keys,
-                issuer: issuer.to_string(),
-            };
-            let store = self.store.clone();
-            let window = self.first_use_window_seconds;
-            run_blocking(move || decide(&route, store.as_ref(), &request, now, window)).await?
-        };
-        audit.near_misses = decision
-            .near_misses
-            .into_iter()
-            .take(MAX_AUDIT_NEAR_MISSES)
-            .map(|n| AuditNearMiss {
-                policy_id: n.policy_id,
-                reason: n.reason,
-            })
-            .collect();
-        if let Some(failure) = decision.failure {
-            tracing::warn!(provider = %provider.name, digest = %active.evaluator.digest(), error = %failure, "evaluator failed");
-            audit.detail = Some(crate::names::truncated(&failure, MAX_AUDIT_DETAIL));
-        }
-        let (matched, policy) = decision.result.inspect_err(|e| {
-            if let ExchangeError::RenewalRequired(id) = e {
-                audit.policy_id = Some(*id);
-            }
-        })?;
-        audit.policy_id = Some(policy.id);
-        audit.subject = Some(matched.facts.subject.clone());
-        audit.username = policy.username.clone();
-        self.commit(&provider, &active, matched, policy, now, audit)
-            .await
-    }
-
-    async fn commit(
-        &self,
-        provider: &Provider,
-        active: &ActiveEvaluator,
-        matched: Match,
-        policy: StoredPolicy,
-        now: u64,
-        audit: &AuditEvent,
-    ) -> Result<Minted, ExchangeError> {
-        let key =
-            ApiKey::generate().map_err(|e: KeyError| ExchangeError::Internal(e.to_string()))?;
-        let expires_at = now.saturating_add(self.key_lifetime_seconds);
-        let facts = matched.facts;
-        // The evaluator says how long it accepts the token; whatever it says,
-        // never less than `exp` plus the skew the operator configured.
-        let keep_until = facts
-            .accepted_until
-            .max(facts.expires_at.saturating_add(provider.clock_skew_seconds))
-            .saturating_add(TOKEN_ID_MARGIN_SECONDS);
-        let commit = ExchangeCommit {
-            issuer: facts.issuer,
-            token_id: facts.token_id,
-            keep_token_id_until: keep_until,
-            policy_id: policy.id,
-            pins: matched.pins,
-            key: NewApiKey {
-                hash: key.hash(),
-                username: policy.username.clone(),
-                owner: policy.owner.clone(),
-                scopes: policy.scopes.clone(),
-                policy_id: policy.id,
-                provider: provider.name.clone(),
-                evaluator_digest: active.evaluator.digest().to_string(),
-                created_at: now,
-                expires_at,
-            },
-            audit: AuditEvent {
-                outcome: AuditOutcome::Minted,
-                ..audit.clone()
-            },
+        let route = Route {
+            provider,
+            active,
+            keys,
+            issuer: issuer.to_string(),
         };
         let store = self.store.clone();
-        match run_blocking(move || store.commit_exchange(&commit)).await? {
-            Ok(()) => Ok(Minted {
-                key,
-                expires_at,
-                policy_id: policy.id,
-                provider: provider.name.clone(),
-            }),
-            Err(StoreError::Replay) => Err(ExchangeError::Replay),
-            // Another exchange pinned other ids, or the policy was deleted,
-            // while this one was evaluated: it no longer trusts this token.
-            Err(StoreError::PinConflict | StoreError::NotFound(_)) => {
-                Err(ExchangeError::Unauthorized)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let terms = Terms {
+            now,
+            first_use_window: self.first_use_window_seconds,
+            key_lifetime: self.key_lifetime_seconds,
+        };
+        let mut record = audit.clone();
+        // Decide and commit on one blocking thread: one hand-off there and
+        // back per exchange.
+        let (result, record) = run_blocking(move || {
+            let result = settle(&route, store.as_ref(), &request, &terms, &mut record);
+            (result, record)
+        })
+        .await?;
+        *audit = record;
+        result
     }
 }
 
-/// Validate, look up, match — in one sandbox, on a blocking thread.
+/// The numbers an exchange is decided and minted by.
+struct Terms {
+    now: u64,
+    first_use_window: u64,
+    key_lifetime: u64,
+}
+
+/// Decides, and for a match mints and commits; `audit` is filled in with
+/// what was decided.
+fn settle(
+    route: &Route,
+    store: &dyn Store,
+    request: &ExchangeRequest,
+    terms: &Terms,
+    audit: &mut AuditEvent,
+) -> Result<Minted, ExchangeError> {
+    let decision = decide(route, store, request, terms.now, terms.first_use_window);
+    audit.near_misses = decision
+        .near_misses
+        .into_iter()
+        .take(MAX_AUDIT_NEAR_MISSES)
+        .map(|n| AuditNearMiss {
+            policy_id: n.policy_id,
+            reason: n.reason,
+        })
+        .collect();
+    if let Some(failure) = decision.failure {
+        tracing::warn!(provider = %route.provider.name, digest = %route.active.evaluator.digest(), error = %failure, "evaluator failed");
+        audit.detail = Some(crate::names::truncated(&failure, MAX_AUDIT_DETAIL));
+    }
+    let (matched, policy) = decision.result.inspect_err(|e| {
+        if let ExchangeError::RenewalRequired(id) = e {
+            audit.policy_id = Some(*id);
+        }
+    })?;
+    audit.policy_id = Some(policy.id);
+    audit.subject = Some(matched.facts.subject.clone());
+    audit.username = policy.username.clone();
+    commit(route, store, matched, policy, terms, audit)
+}
+
+/// Mints the key and commits it with the token id, pins and audit record.
+fn commit(
+    route: &Route,
+    store: &dyn Store,
+    matched: Match,
+    policy: StoredPolicy,
+    terms: &Terms,
+    audit: &AuditEvent,
+) -> Result<Minted, ExchangeError> {
+    let (provider, active) = (&route.provider, &route.active);
+    let key = ApiKey::generate().map_err(|e: KeyError| ExchangeError::Internal(e.to_string()))?;
+    let expires_at = terms.now.saturating_add(terms.key_lifetime);
+    let facts = matched.facts;
+    // The evaluator says how long it accepts the token; whatever it says,
+    // never less than `exp` plus the skew the operator configured.
+    let keep_until = facts
+        .accepted_until
+        .max(facts.expires_at.saturating_add(provider.clock_skew_seconds))
+        .saturating_add(TOKEN_ID_MARGIN_SECONDS);
+    let commit = ExchangeCommit {
+        issuer: facts.issuer,
+        token_id: facts.token_id,
+        keep_token_id_until: keep_until,
+        policy_id: policy.id,
+        pins: matched.pins,
+        key: NewApiKey {
+            hash: key.hash(),
+            username: policy.username.clone(),
+            owner: policy.owner.clone(),
+            scopes: policy.scopes.clone(),
+            policy_id: policy.id,
+            provider: provider.name.clone(),
+            evaluator_digest: active.evaluator.digest().to_string(),
+            created_at: terms.now,
+            expires_at,
+        },
+        audit: AuditEvent {
+            outcome: AuditOutcome::Minted,
+            ..audit.clone()
+        },
+    };
+    match store.commit_exchange(commit) {
+        Ok(()) => Ok(Minted {
+            key,
+            expires_at,
+            policy_id: policy.id,
+            provider: provider.name.clone(),
+        }),
+        Err(StoreError::Replay) => Err(ExchangeError::Replay),
+        // Another exchange pinned other ids, or the policy was deleted,
+        // while this one was evaluated: it no longer trusts this token.
+        Err(StoreError::PinConflict | StoreError::NotFound(_)) => Err(ExchangeError::Unauthorized),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Validate, look up, match — in one sandbox.
 /// Where the exchange routed the token: its provider, the evaluator version
 /// it runs on, its issuer's keys, and that issuer (read once, to route).
 struct Route {

@@ -1,74 +1,137 @@
 //! Group commit: exchanges whose commits arrive while another commit is
-//! being written wait for it, then the first of them writes them all in one
+//! being written wait for it, then one of them writes them all in one
 //! transaction — one sync to disk for the group instead of one each. Each
 //! commit still gets its own result, and only after the transaction holding
 //! it is durable, so a 200 never goes out for a key that could be lost.
 //!
-//! No thread or timer: whoever holds the connection writes, everyone else
-//! waits on their own result. Under no load a commit is written at once.
+//! No thread or timer: one committing thread at a time holds the writer's
+//! turn; everyone else waits on a channel of their own, and is woken once —
+//! with its result, or to take the turn. The writer, done, hands the turn to
+//! the oldest waiter, which writes everything queued by then. (Waiting on the
+//! connection's mutex instead woke each member of a written group in turn
+//! only to find nothing left to write, while the next group queued behind
+//! them.) Under no load a commit is written at once.
 
-use std::sync::{Mutex, mpsc};
+use std::sync::{Mutex, MutexGuard, mpsc};
 
 use super::StoreError;
 
-struct Waiting<T> {
-    item: T,
-    done: mpsc::SyncSender<Result<(), StoreError>>,
+/// What a waiting commit is woken with.
+enum Wake {
+    Written(Result<(), StoreError>),
+    /// Write what is queued (this commit among it).
+    YourTurn,
 }
 
-/// The commits waiting for the connection.
+struct Waiting<T> {
+    item: T,
+    wake: mpsc::SyncSender<Wake>,
+}
+
+struct Queue<T> {
+    waiting: Vec<Waiting<T>>,
+    /// A thread holds the writer's turn.
+    writing: bool,
+}
+
+/// The commits waiting to be written.
 pub(super) struct CommitQueue<T> {
-    waiting: Mutex<Vec<Waiting<T>>>,
+    queue: Mutex<Queue<T>>,
 }
 
 impl<T> Default for CommitQueue<T> {
     fn default() -> Self {
         Self {
-            waiting: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue {
+                waiting: Vec::new(),
+                writing: false,
+            }),
         }
     }
 }
 
+/// Held by the thread whose turn it is; dropping it — after a write, or
+/// while a panicking writer unwinds — hands the turn on, so no waiter is
+/// left without a writer.
+struct Turn<'a, T>(&'a CommitQueue<T>);
+
+impl<T> Drop for Turn<'_, T> {
+    fn drop(&mut self) {
+        let mut queue = self.0.locked();
+        while let Some(oldest) = queue.waiting.first() {
+            // It stays queued: it writes its own item with the rest.
+            if oldest.wake.send(Wake::YourTurn).is_ok() {
+                return;
+            }
+            // That waiter's thread is gone; nobody waits for its item.
+            queue.waiting.remove(0);
+        }
+        queue.writing = false;
+    }
+}
+
 impl<T> CommitQueue<T> {
-    fn take_waiting(&self) -> Vec<Waiting<T>> {
-        // A panic while pushing or taking cannot leave the Vec half-changed.
-        std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()))
+    fn locked(&self) -> MutexGuard<'_, Queue<T>> {
+        // A panic while pushing or taking cannot leave the queue half-changed.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `item`, then takes the connection (`lock`); whoever gets it
-    /// first writes everything queued by then with `write`, which returns one
-    /// result per item, in order, after the transaction's commit.
+    /// Queues `item` and waits until it is written: by the thread holding
+    /// the writer's turn, or by this one when the turn comes to it. The
+    /// writer takes the connection (`lock`) and writes everything queued by
+    /// then with `write`, which returns one result per item, in order, after
+    /// the transaction's commit.
     pub(super) fn commit<G>(
         &self,
         item: T,
         lock: impl FnOnce() -> Result<G, StoreError>,
         write: impl FnOnce(&mut G, &[T]) -> Vec<Result<(), StoreError>>,
     ) -> Result<(), StoreError> {
-        let (done, result) = mpsc::sync_channel(1);
-        self.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Waiting { item, done });
+        let (wake, woken) = mpsc::sync_channel(1);
+        let my_turn = {
+            let mut queue = self.locked();
+            queue.waiting.push(Waiting { item, wake });
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if !my_turn {
+            match woken.recv() {
+                Ok(Wake::Written(result)) => return result,
+                Ok(Wake::YourTurn) => {}
+                Err(_) => return Err(abandoned()),
+            }
+        }
         {
-            let mut connection = lock()?;
-            let batch = self.take_waiting();
-            if !batch.is_empty() {
-                let (items, dones): (Vec<T>, Vec<_>) =
-                    batch.into_iter().map(|w| (w.item, w.done)).unzip();
-                let results = write(&mut connection, &items);
-                for (done, result) in dones.into_iter().zip(results) {
-                    // The waiter may have given up (its thread is gone).
-                    let _ = done.send(result);
+            let _turn = Turn(self);
+            let batch = std::mem::take(&mut self.locked().waiting);
+            let (items, wakes): (Vec<T>, Vec<_>) =
+                batch.into_iter().map(|w| (w.item, w.wake)).unzip();
+            let results = match lock() {
+                Ok(mut connection) => write(&mut connection, &items),
+                Err(e) => {
+                    let message = match e {
+                        StoreError::Database(message) => message,
+                        other => other.to_string(),
+                    };
+                    (0..items.len())
+                        .map(|_| Err(StoreError::Database(message.clone())))
+                        .collect()
                 }
+            };
+            for (wake, result) in wakes.into_iter().zip(results) {
+                // The waiter may have given up (its thread is gone).
+                let _ = wake.send(Wake::Written(result));
             }
         }
         // A writer that panicked dropped the senders: an error, not a hang.
-        result.recv().unwrap_or_else(|_| {
-            Err(StoreError::Database(
-                "the commit was abandoned by the writer".into(),
-            ))
-        })
+        match woken.recv() {
+            Ok(Wake::Written(result)) => result,
+            Ok(Wake::YourTurn) | Err(_) => Err(abandoned()),
+        }
     }
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Database("the commit was abandoned by the writer".into())
 }
 
 #[cfg(test)]
@@ -96,9 +159,7 @@ mod tests {
                             // The first write lasts until every other commit
                             // has queued behind it.
                             if writes.is_empty() {
-                                while items.len() + queue.waiting.lock().expect("queue").len()
-                                    < threads
-                                {
+                                while items.len() + queue.locked().waiting.len() < threads {
                                     std::thread::yield_now();
                                 }
                             }
@@ -134,6 +195,62 @@ mod tests {
             all,
             (0..threads as u32).collect::<Vec<_>>(),
             "each written once"
+        );
+    }
+
+    #[test]
+    fn commits_queued_behind_a_writer_that_panics_are_still_written() {
+        let queue = Arc::new(CommitQueue::<u32>::default());
+        let connection = Arc::new(Mutex::new(Vec::<u32>::new()));
+        let behind = 4;
+        let panicking = {
+            let (queue, connection) = (queue.clone(), connection.clone());
+            std::thread::spawn(move || {
+                queue.commit(
+                    0,
+                    || Ok(connection.lock().unwrap_or_else(|p| p.into_inner())),
+                    |_, _| {
+                        while queue.locked().waiting.len() < behind {
+                            std::thread::yield_now();
+                        }
+                        panic!("disk on fire")
+                    },
+                )
+            })
+        };
+        // Queued only once the panicking write has begun.
+        while !queue.locked().writing {
+            std::thread::yield_now();
+        }
+        let others: Vec<_> = (1..=behind as u32)
+            .map(|i| {
+                let (queue, connection) = (queue.clone(), connection.clone());
+                std::thread::spawn(move || {
+                    queue.commit(
+                        i,
+                        || Ok(connection.lock().unwrap_or_else(|p| p.into_inner())),
+                        |written, items| {
+                            written.extend_from_slice(items);
+                            items.iter().map(|_| Ok(())).collect()
+                        },
+                    )
+                })
+            })
+            .collect();
+        assert!(panicking.join().is_err(), "the panic reaches its caller");
+        for h in others {
+            assert!(h.join().expect("thread").is_ok());
+        }
+        let mut written = connection.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        written.sort();
+        assert_eq!(
+            written,
+            vec![1, 2, 3, 4],
+            "the turn passed on after the panic"
+        );
+        assert!(
+            !queue.locked().writing,
+            "and was given back when the queue emptied"
         );
     }
 

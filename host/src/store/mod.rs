@@ -96,7 +96,7 @@ pub trait Store: Send + Sync {
     /// (`Replay` if known), write the pins (only onto a policy without pins;
     /// `PinConflict` if it has different ones), mark the policy used, insert
     /// the key (hash only) and the audit event. Durable on return.
-    fn commit_exchange(&self, exchange: &ExchangeCommit) -> Result<(), StoreError>;
+    fn commit_exchange(&self, exchange: ExchangeCommit) -> Result<(), StoreError>;
     /// Whether a token id is already used (for the replay message before work).
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError>;
     /// Forgets used token ids whose keep-until time is before `now`.

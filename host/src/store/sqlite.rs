@@ -390,9 +390,9 @@ impl Store for SqliteStore {
     /// Concurrent commits share one transaction and one sync to disk
     /// (`group_commit.rs`); each exchange is a savepoint of it, so a replay
     /// or pin conflict undoes only its own writes.
-    fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
+    fn commit_exchange(&self, x: ExchangeCommit) -> Result<(), StoreError> {
         self.commits.commit(
-            x.clone(),
+            x,
             || self.conn(),
             |conn, batch| write_exchanges(conn, batch),
         )

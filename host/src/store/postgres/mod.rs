@@ -434,7 +434,7 @@ impl Store for PostgresStore {
         Ok(policy)
     }
 
-    fn commit_exchange(&self, x: &ExchangeCommit) -> Result<(), StoreError> {
+    fn commit_exchange(&self, x: ExchangeCommit) -> Result<(), StoreError> {
         let policy_id = i64::try_from(x.policy_id)
             .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
         let key = &x.key;

@@ -218,7 +218,7 @@ fn commit_exchange_then_replay_writes_nothing_more(db: &TestDb) {
             .unwrap()
     );
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[]))
         .unwrap();
     assert!(
         store
@@ -252,7 +252,7 @@ fn commit_exchange_then_replay_writes_nothing_more(db: &TestDb) {
     );
 
     let err = store
-        .commit_exchange(&exchange(id, "jti-1", "hash-2", &[]))
+        .commit_exchange(exchange(id, "jti-1", "hash-2", &[]))
         .unwrap_err();
     assert!(matches!(err, StoreError::Replay), "{err:?}");
     assert!(store.find_key("hash-2").unwrap().is_none());
@@ -267,7 +267,7 @@ fn concurrent_exchanges_of_one_token_yield_one_key(db: &TestDb) {
             let (store, barrier) = (store.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                store.commit_exchange(&exchange(
+                store.commit_exchange(exchange(
                     id,
                     "jti-race",
                     &format!("hash-{i}"),
@@ -305,7 +305,7 @@ fn concurrent_exchanges_of_many_tokens_each_keep_their_own_outcome(db: &TestDb) 
             std::thread::spawn(move || {
                 barrier.wait();
                 let token = format!("jti-{}", i % (sends / 2));
-                let result = store.commit_exchange(&exchange(
+                let result = store.commit_exchange(exchange(
                     id,
                     &token,
                     &format!("hash-{i}"),
@@ -351,7 +351,7 @@ fn two_stores_on_one_database_also_serialize(db: &TestDb) {
             let (store, barrier) = (stores[i % 2].clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                store.commit_exchange(&exchange(id, "jti-shared", &format!("hash-{i}"), &[]))
+                store.commit_exchange(exchange(id, "jti-shared", &format!("hash-{i}"), &[]))
             })
         })
         .collect();
@@ -373,7 +373,7 @@ fn two_stores_on_one_database_also_serialize(db: &TestDb) {
 fn pins_written_on_first_use_then_enforced(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     store
-        .commit_exchange(&exchange(
+        .commit_exchange(exchange(
             id,
             "jti-1",
             "hash-1",
@@ -391,7 +391,7 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
 
     // Same pins, any order: fine.
     store
-        .commit_exchange(&exchange(
+        .commit_exchange(exchange(
             id,
             "jti-2",
             "hash-2",
@@ -400,11 +400,11 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
         .unwrap();
     // No pins asked for: nothing to write, no conflict.
     store
-        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[]))
+        .commit_exchange(exchange(id, "jti-3", "hash-3", &[]))
         .unwrap();
 
     let err = store
-        .commit_exchange(&exchange(
+        .commit_exchange(exchange(
             id,
             "jti-4",
             "hash-4",
@@ -430,10 +430,10 @@ fn pins_written_on_first_use_then_enforced(db: &TestDb) {
 fn a_failed_write_keeps_nothing_of_its_exchange(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[]))
         .unwrap();
     let err = store
-        .commit_exchange(&exchange(id, "jti-2", "hash-1", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-2", "hash-1", &[("tid", "t1")]))
         .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(
@@ -450,7 +450,7 @@ fn a_failed_write_keeps_nothing_of_its_exchange(db: &TestDb) {
     );
     // The policy still serves the next exchange.
     store
-        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[]))
+        .commit_exchange(exchange(id, "jti-3", "hash-3", &[]))
         .unwrap();
 }
 
@@ -465,7 +465,7 @@ fn pins_keep_any_text(db: &TestDb) {
         ("m", ""),
     ];
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &odd))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &odd))
         .unwrap();
     let mut expected: Vec<(String, String)> = odd
         .iter()
@@ -479,7 +479,7 @@ fn commit_exchange_on_deleted_policy_is_not_found(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     store.delete_policy(id, 300).unwrap();
     let err = store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
         .unwrap_err();
     assert!(
         matches!(&err, StoreError::NotFound(m) if *m == format!("policy {id}")),
@@ -500,16 +500,16 @@ fn delete_policy_revokes_its_keys(db: &TestDb) {
         .unwrap()
         .id;
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
         .unwrap();
     store
-        .commit_exchange(&exchange(id, "jti-2", "hash-2", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-2", "hash-2", &[("tid", "t1")]))
         .unwrap();
     store
-        .commit_exchange(&exchange(id, "jti-3", "hash-3", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-3", "hash-3", &[("tid", "t1")]))
         .unwrap();
     store
-        .commit_exchange(&exchange(other, "jti-4", "hash-4", &[]))
+        .commit_exchange(exchange(other, "jti-4", "hash-4", &[]))
         .unwrap();
     assert!(store.revoke_key("hash-3", 250).unwrap());
 
@@ -544,7 +544,7 @@ fn delete_policy_revokes_its_keys(db: &TestDb) {
 fn revoke_key_reports_whether_it_changed_anything(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[]))
         .unwrap();
     assert!(store.revoke_key("hash-1", 700).unwrap());
     assert!(!store.revoke_key("hash-1", 800).unwrap());
@@ -572,7 +572,7 @@ fn purge_removes_only_expired_token_ids(db: &TestDb) {
     for (jti, exp) in [("a", 100), ("b", 200), ("c", 300)] {
         let mut x = exchange(id, jti, &format!("hash-{jti}"), &[]);
         x.keep_token_id_until = exp;
-        store.commit_exchange(&x).unwrap();
+        store.commit_exchange(x).unwrap();
     }
     assert_eq!(store.purge_used_token_ids(200).unwrap(), 1);
     let used = |jti| store.token_id_used("https://issuer.example", jti).unwrap();
@@ -607,7 +607,7 @@ fn values_beyond_i64_are_errors_not_panics(db: &TestDb) {
     let mut x = exchange(id, "jti-1", "hash-1", &[]);
     x.key.expires_at = u64::MAX;
     assert!(matches!(
-        store.commit_exchange(&x),
+        store.commit_exchange(x),
         Err(StoreError::Database(_))
     ));
     assert!(
@@ -652,7 +652,7 @@ fn list_audit_most_recent_first_with_limit(db: &TestDb) {
 fn everything_survives_reopen(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     store
-        .commit_exchange(&exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
+        .commit_exchange(exchange(id, "jti-1", "hash-1", &[("tid", "t1")]))
         .unwrap();
     store
         .record_audit(&audit("alice", 1_600, AuditOutcome::Unauthorized))
@@ -678,7 +678,7 @@ fn everything_survives_reopen(db: &TestDb) {
     );
     assert_eq!(store.list_audit(None, 10).unwrap(), audit_events);
     assert!(matches!(
-        store.commit_exchange(&exchange(id, "jti-1", "hash-9", &[])),
+        store.commit_exchange(exchange(id, "jti-1", "hash-9", &[])),
         Err(StoreError::Replay)
     ));
     drop(store);
@@ -903,7 +903,7 @@ fn live_keys_leave_out_revoked_and_expired_ones(db: &TestDb) {
     let (store, id) = store_with_policy(db);
     for (jti, hash) in [("jti-1", "hash-1"), ("jti-2", "hash-2")] {
         store
-            .commit_exchange(&exchange(id, jti, hash, &[("tid", "t1")]))
+            .commit_exchange(exchange(id, jti, hash, &[("tid", "t1")]))
             .unwrap();
     }
     assert!(store.revoke_key("hash-1", 1_600).unwrap());
