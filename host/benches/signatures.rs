@@ -2,8 +2,11 @@
 //! (`verify_jws`: header, key lookup, signature, registered claims, key
 //! issuer binding) against a bare `ring` verification of the same token's
 //! signature (the floor), and against `jwt-simple`'s pure-Rust RSA (what
-//! the host used before). The three run interleaved, round by round, so a
-//! noisy neighbour affects all of them alike; the ratios are what to read.
+//! the host used before). Two more rows time what the exchange reads of the
+//! same token before verifying it (its `iss` and `kid`, to route): the
+//! host's `RoutingFields::read` and the SDK's full parse it replaced. The
+//! rows run interleaved, round by round, so a noisy neighbour affects all
+//! of them alike; the ratios are what to read.
 //!
 //! `cargo bench -p trustpub --bench signatures` (about 30 seconds).
 
@@ -17,6 +20,8 @@ use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use trustpub::idp::{TestIdp, entra_app_token_claims};
 use trustpub::jose::jws::{DEFAULT_MAX_TOKEN_BYTES, verify_jws};
 use trustpub::jose::key_set::{KeyMaterial, KeySet};
+use trustpub::jose::routing::RoutingFields;
+use trustpub_guest::UnverifiedJwt;
 
 const ROUNDS: usize = 31;
 const PER_ROUND: u32 = 200;
@@ -77,10 +82,33 @@ fn main() {
             .verify_token::<serde_json::Value>(black_box(&token), Some(options.clone()))
             .expect("verifies");
     };
-    let mut rows: [Row; 3] = [
+    let mut routing_read = || {
+        black_box(RoutingFields::read(black_box(&token)).expect("readable"));
+    };
+    let mut routing_full_parse = || {
+        let jwt = UnverifiedJwt::parse(black_box(&token)).expect("a JWT");
+        black_box(jwt.claims.string("iss").expect("iss").to_string());
+        black_box(
+            jwt.header
+                .get("kid")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+        );
+    };
+    let mut rows: [Row; 5] = [
         ("bare ring RS256 verification", &mut bare_ring, Vec::new()),
         ("host verify_jws (ring)", &mut host, Vec::new()),
         ("jwt-simple pure-Rust RS256", &mut pure_rust, Vec::new()),
+        (
+            "routing read (RoutingFields::read)",
+            &mut routing_read,
+            Vec::new(),
+        ),
+        (
+            "routing read, SDK full parse (before)",
+            &mut routing_full_parse,
+            Vec::new(),
+        ),
     ];
     for round in 0..=ROUNDS {
         for (_, f, samples) in rows.iter_mut() {

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use trustpub_guest::UnverifiedJwt;
 use trustpub_guest::types::{Candidate, NearMiss, Rejection, Validation};
 
 use crate::api_key::{ApiKey, KeyError};
@@ -20,6 +19,7 @@ use crate::blocking::{BlockingTaskFailed, run_blocking};
 use crate::clock::Clock;
 use crate::evaluators::{ActiveEvaluator, EvaluatorRegistry, Provider};
 use crate::jose::key_set::KeySet;
+use crate::jose::routing::RoutingFields;
 use crate::runtime::{Contract, EvalError, Evaluation, EvaluatorSession, Match};
 use crate::store::{
     AuditEvent, AuditNearMiss, AuditOutcome, ExchangeCommit, NewApiKey, Store, StoreError,
@@ -219,12 +219,8 @@ impl TokenExchange {
         audit: &mut AuditEvent,
     ) -> Result<Minted, ExchangeError> {
         // Unverified, and used only to route: the evaluator decides validity.
-        let unverified =
-            UnverifiedJwt::parse(&request.token).map_err(|m| bad_token("malformed", m))?;
-        let issuer = unverified
-            .claims
-            .string("iss")
-            .map_err(|m| bad_token("malformed", m))?;
+        let routing = RoutingFields::read(&request.token).map_err(|m| bad_token("malformed", m))?;
+        let issuer = routing.issuer.as_str();
         let provider = self.registry.route(issuer).ok_or_else(|| {
             bad_token(
                 "issuer",
@@ -235,7 +231,7 @@ impl TokenExchange {
         let key_cache = provider
             .keys_for(issuer)
             .ok_or_else(|| ExchangeError::Internal("routed to a provider without keys".into()))?;
-        if let Some(kid) = unverified.header.get("kid").and_then(|v| v.as_str()) {
+        if let Some(kid) = &routing.kid {
             key_cache.ensure_kid(kid).await;
         }
         // Only this issuer's keys: a token of one issuer never verifies with
