@@ -44,14 +44,9 @@ impl RoutingFields {
         }
         let header = URL_SAFE_NO_PAD.decode(header).ok()?;
         let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        let kid = match member_of_object(&header, "kid")? {
-            Member::String(kid) => Some(kid),
-            Member::Absent | Member::Other => None,
-        };
-        match member_of_object(&payload, "iss")? {
-            Member::String(issuer) if !issuer.is_empty() => Some(Self { issuer, kid }),
-            _ => None,
-        }
+        let kid = string_member(&header, "kid")?;
+        let issuer = string_member(&payload, "iss")?.filter(|iss| !iss.is_empty())?;
+        Some(Self { issuer, kid })
     }
 
     /// The SDK's parse, which also says what is wrong.
@@ -68,17 +63,10 @@ impl RoutingFields {
     }
 }
 
-/// A member's value, as far as routing cares.
-enum Member {
-    Absent,
-    String(String),
-    /// `null`, a number, an array…: present, not a string.
-    Other,
-}
-
-/// The member `name` of `json` (the last, if named twice), or `None` if
-/// `json` is not an object `serde_json` would parse as a `Value`.
-fn member_of_object(json: &[u8], name: &str) -> Option<Member> {
+/// `Some(member)` if `json` is an object `serde_json` would parse as a
+/// `Value`, `member` being the value of `name` if a string (the last, if
+/// named twice).
+fn string_member(json: &[u8], name: &str) -> Option<Option<String>> {
     let mut de = serde_json::Deserializer::from_slice(json);
     let member = de.deserialize_map(Object { name }).ok()?;
     de.end().ok()?;
@@ -90,19 +78,19 @@ struct Object<'n> {
 }
 
 impl<'de> Visitor<'de> for Object<'_> {
-    type Value = Member;
+    type Value = Option<String>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
-        let mut member = Member::Absent;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+        let mut member = None;
         while let Some(named) = map.next_key_seed(KeyIs(self.name))? {
             if named {
-                member = map.next_value_seed(Capture)?;
+                member = map.next_value_seed(Walk { keep: true })?;
             } else {
-                map.next_value_seed(Skip)?;
+                map.next_value_seed(Walk { keep: false })?;
             }
         }
         Ok(member)
@@ -132,116 +120,67 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
     }
 }
 
-/// The wanted member's value: kept if a string, walked otherwise.
-struct Capture;
-
-impl<'de> DeserializeSeed<'de> for Capture {
-    type Value = Member;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Member, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Capture {
-    type Value = Member;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Member, E> {
-        Ok(Member::String(v.to_string()))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Member, E> {
-        Ok(Member::String(v))
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Member, E> {
-        Ok(Member::Other)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Member, E> {
-        Ok(Member::Other)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Member, E> {
-        Ok(Member::Other)
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Member, E> {
-        Ok(Member::Other)
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Member, E> {
-        Ok(Member::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member, A::Error> {
-        Skip.visit_seq(seq).map(|()| Member::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member, A::Error> {
-        Skip.visit_map(map).map(|()| Member::Other)
-    }
-}
-
 /// Any value, walked as `serde_json` parses a `Value` — strings checked as
-/// UTF-8, numbers in range, nesting within its depth limit — and dropped.
-/// (`serde::de::IgnoredAny` takes serde_json's faster path, which checks
-/// none of these, and would accept what the full parse refuses.)
-struct Skip;
+/// UTF-8, numbers in range, nesting within its depth limit — and dropped,
+/// unless `keep` and it is a string. (`serde::de::IgnoredAny` takes
+/// serde_json's faster path, which checks none of these, and would accept
+/// what the full parse refuses.)
+#[derive(Clone, Copy)]
+struct Walk {
+    keep: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for Skip {
-    type Value = ();
+impl<'de> DeserializeSeed<'de> for Walk {
+    type Value = Option<String>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Skip {
-    type Value = ();
+impl<'de> Visitor<'de> for Walk {
+    type Value = Option<String>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok(self.keep.then(|| v.to_string()))
     }
 
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<String>, E> {
+        Ok(None)
     }
 
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<String>, E> {
+        Ok(None)
     }
 
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<String>, E> {
+        Ok(None)
     }
 
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<String>, E> {
+        Ok(None)
     }
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<String>, E> {
+        Ok(None)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Skip)?.is_some() {}
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
+        let inner = Walk { keep: false };
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(None)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_key_seed(Skip)?.is_some() {
-            map.next_value_seed(Skip)?;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+        let inner = Walk { keep: false };
+        while map.next_key_seed(inner)?.is_some() {
+            map.next_value_seed(inner)?;
         }
-        Ok(())
+        Ok(None)
     }
 }
 
