@@ -1,5 +1,6 @@
-//! The evaluator's heap: dlmalloc, first over the room the module's initial
-//! linear memory leaves above its data, and only then over grown pages.
+//! The evaluator's heap: a bump arena over the room the module's initial
+//! linear memory leaves above its data (`arena.rs`), then dlmalloc over grown
+//! pages once the arena is full.
 //!
 //! Why not std's allocator: on `wasm32-unknown-unknown` it grows memory for
 //! its very first allocation, even when the initial memory has room. Every
@@ -8,6 +9,9 @@
 //! running the host) — a tenth of a decision's time. With the components
 //! linked with room to spare (`--initial-memory`, see `.cargo/config.toml`),
 //! a typical exchange never grows memory; one that needs more still can.
+//! Why a bump arena first: each instance serves one exchange and is then
+//! thrown away, so reusing freed memory buys little, and dlmalloc's free-list
+//! bookkeeping was a tenth of the guest's time.
 //!
 //! Guests are single-threaded (no threads on this target), which is why a
 //! plain cell may hold the allocator.
@@ -15,10 +19,12 @@
 #![allow(unsafe_code)]
 
 use core::arch::wasm32;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use std::alloc::{GlobalAlloc, Layout};
 
 use dlmalloc::{Allocator, Dlmalloc};
+
+use crate::arena::BumpArena;
 
 const PAGE: usize = 64 * 1024;
 
@@ -27,24 +33,12 @@ unsafe extern "C" {
     static __heap_base: u8;
 }
 
-/// Hands dlmalloc the initial memory above `__heap_base` once, then grown
-/// pages.
-struct InitialMemoryFirst {
-    initial_taken: Cell<bool>,
-}
+/// dlmalloc's source of memory: fresh pages at the end of linear memory, as
+/// std's allocator does. Only used once the arena is full.
+struct GrownPages;
 
-unsafe impl Allocator for InitialMemoryFirst {
+unsafe impl Allocator for GrownPages {
     fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
-        if !self.initial_taken.get() {
-            let base = (&raw const __heap_base) as usize;
-            let base = base.next_multiple_of(16);
-            let end = wasm32::memory_size(0) * PAGE;
-            if end > base && end - base >= size {
-                self.initial_taken.set(true);
-                return (base as *mut u8, end - base, 0);
-            }
-        }
-        // What std's allocator does: fresh pages at the end of memory.
         let pages = size.div_ceil(PAGE);
         let previous = wasm32::memory_grow(0, pages);
         if previous == usize::MAX {
@@ -75,7 +69,7 @@ unsafe impl Allocator for InitialMemoryFirst {
         false
     }
 
-    // A fresh instance's memory above its data, and grown pages, are zero.
+    // Grown pages are zero.
     fn allocates_zeros(&self) -> bool {
         true
     }
@@ -85,34 +79,99 @@ unsafe impl Allocator for InitialMemoryFirst {
     }
 }
 
-struct Heap(UnsafeCell<Dlmalloc<InitialMemoryFirst>>);
+struct State {
+    /// `None` until the first allocation, which places it.
+    arena: Option<BumpArena>,
+    fallback: Dlmalloc<GrownPages>,
+}
+
+impl State {
+    fn arena(&mut self) -> &mut BumpArena {
+        self.arena.get_or_insert_with(|| {
+            let start = (&raw const __heap_base) as usize;
+            BumpArena::new(start, wasm32::memory_size(0) * PAGE)
+        })
+    }
+}
+
+struct Heap(UnsafeCell<State>);
 
 // SAFETY: the target has no threads, so the allocator is never shared.
 unsafe impl Sync for Heap {}
 
 #[global_allocator]
-static HEAP: Heap = Heap(UnsafeCell::new(Dlmalloc::new_with_allocator(
-    InitialMemoryFirst {
-        initial_taken: Cell::new(false),
-    },
-)));
+static HEAP: Heap = Heap(UnsafeCell::new(State {
+    arena: None,
+    fallback: Dlmalloc::new_with_allocator(GrownPages),
+}));
 
-// SAFETY: single-threaded, so no two calls overlap; dlmalloc upholds the
-// `GlobalAlloc` contract for the layouts passed through.
+impl Heap {
+    /// SAFETY: single-threaded and not re-entered (neither the arena nor
+    /// dlmalloc allocates), so no two references to the state overlap.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn state(&self) -> &mut State {
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+// SAFETY: the arena hands out disjoint, aligned ranges of memory no one else
+// uses (above the module's data, below the memory's initial end); dlmalloc
+// upholds the `GlobalAlloc` contract for its own blocks, and a block is
+// returned to whichever of the two its address says made it.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { (*self.0.get()).malloc(layout.size(), layout.align()) }
+        let state = unsafe { self.state() };
+        match state.arena().alloc(layout.size(), layout.align()) {
+            Some(at) => at as *mut u8,
+            None => unsafe { state.fallback.malloc(layout.size(), layout.align()) },
+        }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        unsafe { (*self.0.get()).calloc(layout.size(), layout.align()) }
+        let state = unsafe { self.state() };
+        let arena = state.arena();
+        match arena.alloc(layout.size(), layout.align()) {
+            Some(at) => {
+                let dirty = arena.dirty_prefix(at, layout.size());
+                unsafe { core::ptr::write_bytes(at as *mut u8, 0, dirty) };
+                at as *mut u8
+            }
+            None => unsafe { state.fallback.calloc(layout.size(), layout.align()) },
+        }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { (*self.0.get()).free(ptr, layout.size(), layout.align()) }
+        let state = unsafe { self.state() };
+        let arena = state.arena();
+        if arena.contains(ptr as usize) {
+            arena.free(ptr as usize, layout.size());
+        } else {
+            unsafe { state.fallback.free(ptr, layout.size(), layout.align()) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        unsafe { (*self.0.get()).realloc(ptr, layout.size(), layout.align(), new_size) }
+        let state = unsafe { self.state() };
+        let arena = state.arena();
+        if !arena.contains(ptr as usize) {
+            return unsafe {
+                state
+                    .fallback
+                    .realloc(ptr, layout.size(), layout.align(), new_size)
+            };
+        }
+        if arena.resize_in_place(ptr as usize, layout.size(), new_size) {
+            return ptr;
+        }
+        // SAFETY: `GlobalAlloc::realloc`'s contract makes this layout valid.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let moved = unsafe { self.alloc(new_layout) };
+        if !moved.is_null() {
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        moved
     }
 }

@@ -64,6 +64,10 @@ pub mod cases;
 #[doc(hidden)]
 pub mod component;
 
+#[cfg(any(test, all(target_arch = "wasm32", feature = "heap")))]
+mod arena;
+#[cfg(any(test, all(target_arch = "wasm32", feature = "compare")))]
+mod compare;
 #[cfg(all(target_arch = "wasm32", feature = "heap"))]
 mod heap;
 
