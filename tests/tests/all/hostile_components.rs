@@ -177,6 +177,31 @@ fn an_evaluator_may_grow_its_memory_below_the_cap() {
     }
 }
 
+/// The SDK's heap under churn, in a real component: blocks allocated, freed,
+/// grown in place and moved, zeroed over reused memory, past the initial
+/// memory into dlmalloc's grown pages — every block's bytes checked.
+#[test]
+fn the_heap_keeps_every_block_intact_through_the_arena_and_beyond() {
+    let runtime = runtime();
+    let evaluator = load_hostile(&runtime, "memory");
+    let request = Request {
+        config: r#"{"churn_mib": 6}"#.into(),
+        ..hostile_request()
+    };
+    let report = match evaluator.evaluate(&request, idp().keys.clone()) {
+        Ok(Evaluation::BadToken(r)) => r.message,
+        other => panic!("expected the churn's report, got {other:?}"),
+    };
+    assert!(report.starts_with("intact after "), "{report}");
+    // Components start with 32 pages (2 MiB): the churn went past them, so
+    // the fallback allocator was used too.
+    let pages: usize = report
+        .rsplit_once("memory ")
+        .and_then(|(_, rest)| rest.trim_end_matches(" pages").parse().ok())
+        .unwrap_or_else(|| panic!("no page count in {report:?}"));
+    assert!(pages > 32, "{report}");
+}
+
 #[test]
 fn panic_is_a_trap() {
     let runtime = runtime();

@@ -4,6 +4,11 @@
 //! With a config of `{"stop_after_mib": N}` it stops after N MiB and rejects
 //! the token saying how much it held: an evaluator may use more memory than
 //! its module starts with (the SDK's heap grows it).
+//!
+//! With `{"churn_mib": N}` it runs [`churn`] instead and rejects the token
+//! with its report: the heap's own test, through a real component.
+
+mod churn;
 
 use trustpub_guest::{
     Candidate, CheckedCriteria, Evaluator, MatchResult, ProviderInfo, Rejection, SignatureVerifier,
@@ -41,9 +46,11 @@ impl Evaluator for Memory {
         _now: u64,
         _verifier: &dyn SignatureVerifier,
     ) -> Result<(TokenFacts, ()), Rejection> {
-        let stop_after = config
-            .split_once("\"stop_after_mib\":")
-            .and_then(|(_, rest)| rest.trim_end_matches('}').trim().parse::<usize>().ok());
+        if let Some(mib) = setting(config, "churn_mib") {
+            let report = churn::run(mib).unwrap_or_else(|broken| format!("broken: {broken}"));
+            return Err(Rejection::new("memory", report));
+        }
+        let stop_after = setting(config, "stop_after_mib");
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         // black_box keeps every chunk observably alive, so no allocation is elided.
         loop {
@@ -67,6 +74,14 @@ impl Evaluator for Memory {
     fn match_candidates(_token: &(), _candidates: &[Candidate]) -> MatchResult {
         MatchResult::Unauthorized(Vec::new())
     }
+}
+
+/// A number in the config (`{"name": N}`): a hostile guest has no use for a
+/// JSON parser.
+fn setting(config: &str, name: &str) -> Option<usize> {
+    config
+        .split_once(&format!("\"{name}\":"))
+        .and_then(|(_, rest)| rest.trim_end_matches('}').trim().parse::<usize>().ok())
 }
 
 trustpub_guest::export_evaluator!(Memory);
