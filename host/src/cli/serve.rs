@@ -1,5 +1,6 @@
 //! `trustpub serve`: the token exchange service.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -84,8 +85,13 @@ async fn shutdown_signal() -> Result<()> {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRUSTPUB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: escape codes in a log file or
+    // the journal are noise to every reader and tool that greps them.
+    let colours = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(colours)
         .with_env_filter(filter);
     let _ = match format {
         LogFormat::Human => builder.try_init(),

@@ -656,6 +656,17 @@ async fn logs_of_a_full_exchange_hold_no_secret() {
     }
 }
 
+/// The test server's stderr is a file: no terminal, so no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_are_plain_text() {
+    let (_dir, idp, svc, _) = contoso_service("").await;
+    svc.exchange(&entra_token(&idp, OID), "contoso").await;
+    let logs = svc.logs();
+    assert!(logs.contains("api key minted"), "{logs}");
+    let coloured = logs.lines().find(|line| line.contains('\u{1b}'));
+    assert_eq!(coloured, None, "escape codes in the log file");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_api_needs_the_admin_token() {
     let s = TestServer::new().without_policy().spawn().await;
