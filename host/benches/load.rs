@@ -10,7 +10,13 @@
 //! `cargo xtask components && cargo bench -p trustpub --bench load`
 //! (`TRUSTPUB_LOAD_EXCHANGES`, `TRUSTPUB_LOAD_CONNECTIONS` override the
 //! defaults of 20,000 and 16; `TRUSTPUB_LOAD_SERVER` runs another
-//! `trustpub` binary, to compare two builds).
+//! `trustpub` binary).
+//!
+//! To compare two builds in one run, set `TRUSTPUB_LOAD_ALTERNATIVE` to
+//! another `trustpub` binary and/or `TRUSTPUB_LOAD_ALTERNATIVE_EVALUATOR` to
+//! another component: the two run in turn, `TRUSTPUB_LOAD_ROUNDS` times
+//! (default 3), each on a fresh database with the same tokens, and the
+//! report ends with alternative / main per round.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -184,14 +190,112 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+/// A server build and the component it runs.
+struct Variant {
+    label: &'static str,
+    binary: String,
+    evaluator: String,
+}
+
+/// What one run of every token through one server measured.
+struct Measured {
+    exchanges_per_second: f64,
+    latencies: Vec<Duration>,
+    errors: usize,
+    rss_mib: Option<f64>,
+    server_cpu_us: Option<f64>,
+    generator_cpu_us: Option<f64>,
+}
+
+/// The build to measure, and the one to compare it with when
+/// `TRUSTPUB_LOAD_ALTERNATIVE` (a `trustpub` binary) or
+/// `TRUSTPUB_LOAD_ALTERNATIVE_EVALUATOR` (a component) is set.
+fn variants() -> Vec<Variant> {
+    let main = Variant {
+        label: "main",
+        binary: std::env::var("TRUSTPUB_LOAD_SERVER")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_trustpub").to_string()),
+        evaluator: concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/components/entra-id.wasm"
+        )
+        .to_string(),
+    };
+    let binary = std::env::var("TRUSTPUB_LOAD_ALTERNATIVE").ok();
+    let evaluator = std::env::var("TRUSTPUB_LOAD_ALTERNATIVE_EVALUATOR").ok();
+    if binary.is_none() && evaluator.is_none() {
+        return vec![main];
+    }
+    let alternative = Variant {
+        label: "alternative",
+        binary: binary.unwrap_or_else(|| main.binary.clone()),
+        evaluator: evaluator.unwrap_or_else(|| main.evaluator.clone()),
+    };
+    vec![main, alternative]
+}
+
 async fn run() {
     let exchanges = setting("TRUSTPUB_LOAD_EXCHANGES", 20_000);
     let connections = setting("TRUSTPUB_LOAD_CONNECTIONS", 16);
-    let dir = tempfile::tempdir().expect("tempdir");
+    let variants = variants();
+    // Two builds alternate, round after round, so a busy minute of the
+    // machine's other tenants lands on both.
+    let rounds = setting(
+        "TRUSTPUB_LOAD_ROUNDS",
+        if variants.len() > 1 { 3 } else { 1 },
+    );
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let idp = TestIdpServer::start(TestIdp::rs256("load").expect("key"), loopback)
         .await
         .expect("idp");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let started = Instant::now();
+    // Every server starts with an empty database, so each can take the
+    // same tokens once.
+    let tokens = mint(&idp, exchanges, now);
+    eprintln!(
+        "{exchanges} tokens minted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let ring_per_sec = ring_verifications_per_second(&idp, &tokens[0]);
+
+    let mut runs = Vec::new();
+    for round in 1..=rounds {
+        for variant in &variants {
+            let measured = drive(variant, &idp, &tokens, connections).await;
+            eprintln!(
+                "{} {round}: {:.0} exchanges/s",
+                variant.label, measured.exchanges_per_second
+            );
+            let column = if rounds == 1 && variants.len() == 1 {
+                "value".to_string()
+            } else {
+                format!("{} {round}", variant.label)
+            };
+            runs.push((column, measured));
+        }
+    }
+    println!("{exchanges} exchanges over {connections} connections per run\n");
+    print_runs(&runs);
+    if variants.len() > 1 {
+        print_ratios(&runs);
+    }
+    println!("\nbare ring RS256 verifications/s (1 core): {ring_per_sec:.0}");
+    idp.stop().await;
+}
+
+/// Starts `variant` on a fresh database, sends every token through it, and
+/// stops it.
+async fn drive(
+    variant: &Variant,
+    idp: &TestIdpServer,
+    tokens: &[String],
+    connections: usize,
+) -> Measured {
+    let dir = tempfile::tempdir().expect("tempdir");
     let config = format!(
         r#"listen = "127.0.0.1:0"
 database = "sqlite://{db}"
@@ -209,18 +313,12 @@ jwks_url = "{jwks}"
 audience = "{AUD}"
 "#,
         db = dir.path().join("load.db").display(),
-        evaluator = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/components/entra-id.wasm"
-        ),
+        evaluator = variant.evaluator,
         jwks = idp.jwks_url(),
     );
     let config_path = dir.path().join("trustpub.toml");
     std::fs::write(&config_path, config).expect("config");
-    // Another build of the server, to compare two in one session.
-    let binary = std::env::var("TRUSTPUB_LOAD_SERVER")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_trustpub").to_string());
-    let mut server = Command::new(binary)
+    let mut server = Command::new(&variant.binary)
         .args(["serve", "--config", &config_path.display().to_string()])
         .env_remove("TRUSTPUB_ADMIN_TOKEN")
         .stdout(Stdio::piped())
@@ -236,20 +334,7 @@ audience = "{AUD}"
                 .map(|u| u.trim().to_string())
         })
         .expect("trustpub serve did not start");
-
-    let http = reqwest::Client::new();
-    common::bench_user_and_policy(&http, &base, ADMIN).await;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let started = Instant::now();
-    let tokens = mint(&idp, exchanges, now);
-    eprintln!(
-        "{exchanges} tokens minted in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let ring_per_sec = ring_verifications_per_second(&idp, &tokens[0]);
+    common::bench_user_and_policy(&reqwest::Client::new(), &base, ADMIN).await;
 
     let address = base
         .strip_prefix("http://")
@@ -262,15 +347,42 @@ audience = "{AUD}"
             .map(|token| exchange_request(&address, token))
             .collect(),
     );
-    let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = cpu_seconds(server.id());
     let own_cpu_before = cpu_seconds(std::process::id());
     let start = Instant::now();
-    // One thread per connection, each sending its next request when the
-    // last answer is in (a closed loop, as wrk does).
+    let (mut latencies, errors) = send_all(&address, &requests, connections);
+    let elapsed = start.elapsed();
+    let rss_mib = peak_rss_mib(server.id());
+    let cpu = cpu_seconds(server.id()).zip(cpu_before).map(|(a, b)| a - b);
+    let own_cpu = cpu_seconds(std::process::id())
+        .zip(own_cpu_before)
+        .map(|(a, b)| a - b);
+    let _ = server.kill();
+    let _ = server.wait();
+    latencies.sort();
+    let per_exchange = |seconds: f64| seconds * 1e6 / tokens.len() as f64;
+    Measured {
+        exchanges_per_second: tokens.len() as f64 / elapsed.as_secs_f64(),
+        latencies,
+        errors,
+        rss_mib,
+        server_cpu_us: cpu.map(per_exchange),
+        generator_cpu_us: own_cpu.map(per_exchange),
+    }
+}
+
+/// One thread per connection, each sending its next request when the last
+/// answer is in (a closed loop, as wrk does). Returns every latency and the
+/// number of answers other than 200.
+fn send_all(
+    address: &str,
+    requests: &Arc<Vec<Vec<u8>>>,
+    connections: usize,
+) -> (Vec<Duration>, usize) {
+    let next = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..connections)
         .map(|_| {
-            let (address, requests, next) = (address.clone(), requests.clone(), next.clone());
+            let (address, requests, next) = (address.to_string(), requests.clone(), next.clone());
             std::thread::spawn(move || {
                 let mut connection = RawConnection::open(&address).expect("connect");
                 let mut latencies = Vec::new();
@@ -295,50 +407,72 @@ audience = "{AUD}"
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(exchanges);
+    let mut latencies = Vec::with_capacity(requests.len());
     let mut errors = 0;
     for c in clients {
         let (l, e) = c.join().expect("client");
         latencies.extend(l);
         errors += e;
     }
-    let elapsed = start.elapsed();
-    let rss = peak_rss_mib(server.id());
-    let cpu = cpu_seconds(server.id()).zip(cpu_before).map(|(a, b)| a - b);
-    let own_cpu = cpu_seconds(std::process::id())
-        .zip(own_cpu_before)
-        .map(|(a, b)| a - b);
-    let _ = server.kill();
-    let _ = server.wait();
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!("| exchanges | {exchanges} over {connections} connections |");
+    (latencies, errors)
+}
+
+/// A measure's name and how to show it for one run.
+type Row = (&'static str, fn(&Measured) -> String);
+
+fn milliseconds(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn or_unknown(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "unknown (no /proc)".into())
+}
+
+const ROWS: [Row; 8] = [
+    ("exchanges/s", |m| format!("{:.0}", m.exchanges_per_second)),
+    ("p50", |m| milliseconds(percentile(&m.latencies, 0.50))),
+    ("p99", |m| milliseconds(percentile(&m.latencies, 0.99))),
+    ("p99.9", |m| milliseconds(percentile(&m.latencies, 0.999))),
+    ("errors", |m| m.errors.to_string()),
+    ("server peak RSS", |m| {
+        or_unknown(m.rss_mib.map(|mib| format!("{mib:.1} MiB")))
+    }),
+    ("server CPU per exchange", |m| {
+        or_unknown(m.server_cpu_us.map(|us| format!("{us:.0} µs")))
+    }),
+    ("load generator CPU per exchange", |m| {
+        or_unknown(m.generator_cpu_us.map(|us| format!("{us:.0} µs")))
+    }),
+];
+
+/// A table with a column per run.
+fn print_runs(runs: &[(String, Measured)]) {
+    let header: Vec<&str> = runs.iter().map(|(column, _)| column.as_str()).collect();
+    println!("| measure | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(runs.len()));
+    for (name, show) in ROWS {
+        let cells: Vec<String> = runs.iter().map(|(_, m)| show(m)).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+}
+
+/// Alternative over main, round by round: the comparison the two builds
+/// were run for.
+fn print_ratios(runs: &[(String, Measured)]) {
     println!(
-        "| exchanges/s | {:.0} |",
-        exchanges as f64 / elapsed.as_secs_f64()
+        "\n| round | exchanges/s, alternative / main | server CPU per exchange, alternative / main |"
     );
-    println!("| p50 | {:.2} ms |", ms(percentile(&latencies, 0.50)));
-    println!("| p99 | {:.2} ms |", ms(percentile(&latencies, 0.99)));
-    println!("| p99.9 | {:.2} ms |", ms(percentile(&latencies, 0.999)));
-    println!("| errors | {errors} |");
-    match rss {
-        Some(mib) => println!("| server peak RSS | {mib:.1} MiB |"),
-        None => println!("| server peak RSS | unknown (no /proc) |"),
-    }
-    if let Some(cpu) = cpu {
+    println!("|---|---|---|");
+    for (round, pair) in runs.chunks_exact(2).enumerate() {
+        let (main, alternative) = (&pair[0].1, &pair[1].1);
+        let cpu = alternative
+            .server_cpu_us
+            .zip(main.server_cpu_us)
+            .map_or("unknown".into(), |(a, b)| format!("{:.2}x", a / b));
         println!(
-            "| server CPU per exchange | {:.0} µs |",
-            cpu * 1e6 / exchanges as f64
+            "| {} | {:.2}x | {cpu} |",
+            round + 1,
+            alternative.exchanges_per_second / main.exchanges_per_second
         );
     }
-    if let Some(cpu) = own_cpu {
-        println!(
-            "| load generator CPU per exchange | {:.0} µs |",
-            cpu * 1e6 / exchanges as f64
-        );
-    }
-    println!("| bare ring RS256 verifications/s (1 core) | {ring_per_sec:.0} |");
-    idp.stop().await;
 }
