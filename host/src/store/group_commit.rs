@@ -76,6 +76,12 @@ impl<T> CommitQueue<T> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Commits queued and not yet taken by a writer.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.locked().waiting.len()
+    }
+
     /// Queues `item` and waits until it is written: by the thread holding
     /// the writer's turn, or by this one when the turn comes to it. The
     /// writer takes the connection (`lock`) and writes everything queued by
@@ -107,15 +113,7 @@ impl<T> CommitQueue<T> {
                 batch.into_iter().map(|w| (w.item, w.wake)).unzip();
             let results = match lock() {
                 Ok(mut connection) => write(&mut connection, &items),
-                Err(e) => {
-                    let message = match e {
-                        StoreError::Database(message) => message,
-                        other => other.to_string(),
-                    };
-                    (0..items.len())
-                        .map(|_| Err(StoreError::Database(message.clone())))
-                        .collect()
-                }
+                Err(e) => (0..items.len()).map(|_| Err(e.for_another())).collect(),
             };
             for (wake, result) in wakes.into_iter().zip(results) {
                 // The waiter may have given up (its thread is gone).

@@ -50,6 +50,19 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+impl StoreError {
+    /// The same failure for another member of a group commit that failed
+    /// as a whole: an outage stays an outage (503), anything else is a
+    /// database error.
+    pub(crate) fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Database(m) => StoreError::Database(m.clone()),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
 pub trait Store: Send + Sync {
     /// Reachability check for `/healthz`.
     fn ping(&self) -> Result<(), StoreError>;

@@ -16,6 +16,7 @@
 //! policy mints nothing. A commit returns only after PostgreSQL made it
 //! durable.
 
+mod commit;
 mod errors;
 mod evaluators;
 mod rows;
@@ -26,23 +27,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::NoTls;
-use postgres::types::ToSql;
 use r2d2::{Pool, PooledConnection};
 
 pub(in crate::store) use self::errors::map;
 use self::rows::{
-    AUDIT_COLUMNS, AuditValues, PINS_OF_POLICIES, POLICY_COLUMNS, audit_params, audit_row,
-    insert_audit, opt_u64_at, query_policies, scopes_at, u64_at,
+    AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, insert_audit, opt_u64_at, query_policies, scopes_at,
+    u64_at,
 };
+use super::group_commit::CommitQueue;
 use super::rows::{scopes_json, to_i64};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditOutcome, ExchangeCommit, NewPolicy,
     Store, StoreError, StoredEvaluator, StoredPolicy, User,
 };
-
-/// An exchange's commit: key, token id, pins and audit in one call.
-const COMMIT_EXCHANGE: &str = "SELECT trustpub_commit_exchange($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)";
 
 /// An exchange's candidates: the policies under any of its index keys.
 static CANDIDATES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -75,10 +72,12 @@ impl Default for PostgresOptions {
 use self::statements::Manager;
 
 pub struct PostgresStore {
-    pool: Pool<Manager>,
+    /// `None` only once dropped (see `Drop`).
+    pool: Option<Pool<Manager>>,
     config: postgres::Config,
     /// The connection that LISTENs for evaluator changes.
     listener: std::sync::Mutex<Option<postgres::Client>>,
+    commits: CommitQueue<ExchangeCommit>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -139,14 +138,38 @@ impl PostgresStore {
             .error_handler(Box::new(PoolErrorLog))
             .build_unchecked(manager);
         Ok(Self {
-            pool,
+            pool: Some(pool),
             config,
             listener: std::sync::Mutex::new(None),
+            commits: CommitQueue::default(),
         })
     }
 
     pub(in crate::store) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
-        self.pool.get().map_err(errors::pool)
+        match &self.pool {
+            Some(pool) => pool.get().map_err(errors::pool),
+            None => Err(StoreError::Unavailable("the store is closed".into())),
+        }
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // A `postgres::Client` closes its connection by blocking on a runtime
+        // of its own, which panics on a thread that drives tokio — where the
+        // last reference may go at shutdown (the audit log's task holds one),
+        // and a panic in a drop there aborts the process. The connections
+        // are closed on a thread of their own then.
+        let pool = self.pool.take();
+        let listener = self
+            .listener
+            .get_mut()
+            .map_or_else(|p| p.into_inner().take(), Option::take);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("trustpub-pg-close".into())
+                .spawn(move || drop((pool, listener)));
+        }
     }
 }
 
@@ -168,7 +191,7 @@ fn load_policy(
         return Ok(None);
     };
     let sql = format!("{POLICY_COLUMNS} WHERE p.id = $1");
-    Ok(query_policies(client, sql.as_str(), &[&id], PINS_OF_POLICIES)?.pop())
+    Ok(query_policies(client, sql.as_str(), &[&id])?.pop())
 }
 
 /// Advisory lock of the background purge: one host of a cluster purges per
@@ -287,13 +310,11 @@ impl Store for PostgresStore {
                 format!("{POLICY_COLUMNS} WHERE lower(u.username) = lower($1) ORDER BY p.id")
                     .as_str(),
                 &[&u],
-                PINS_OF_POLICIES,
             ),
             None => query_policies(
                 &mut **conn,
                 format!("{POLICY_COLUMNS} ORDER BY p.id").as_str(),
                 &[],
-                PINS_OF_POLICIES,
             ),
         }
     }
@@ -311,7 +332,6 @@ impl Store for PostgresStore {
             )
             .as_str(),
             &[&username, &provider],
-            PINS_OF_POLICIES,
         )
     }
 
@@ -327,13 +347,7 @@ impl Store for PostgresStore {
         let mut conn = self.conn()?;
         // Every exchange asks: prepared once per connection.
         let candidates = conn.prepared(CANDIDATES.as_str()).map_err(map)?;
-        let pins = conn.prepared(PINS_OF_POLICIES).map_err(map)?;
-        query_policies(
-            &mut **conn,
-            &candidates,
-            &[&provider, &keys, &username],
-            &pins,
-        )
+        query_policies(&mut **conn, &candidates, &[&provider, &keys, &username])
     }
 
     fn provider_criteria(&self, provider: &str) -> Result<Vec<(u64, String)>, StoreError> {
@@ -435,59 +449,14 @@ impl Store for PostgresStore {
     }
 
     fn commit_exchange(&self, x: ExchangeCommit) -> Result<(), StoreError> {
-        let policy_id = i64::try_from(x.policy_id)
-            .map_err(|_| StoreError::NotFound(format!("policy {}", x.policy_id)))?;
-        let key = &x.key;
-        let mut wanted_pins = x.pins.clone();
-        wanted_pins.sort();
-        let (pin_names, pin_values): (Vec<&str>, Vec<&str>) = wanted_pins
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .unzip();
-        let audit = AuditValues::of(&x.audit)?;
-        let keep_until = to_i64(x.keep_token_id_until)?;
-        let scopes = scopes_json(&key.scopes)?;
-        let key_policy_id = to_i64(key.policy_id)?;
-        let (created_at, expires_at) = (to_i64(key.created_at)?, to_i64(key.expires_at)?);
-        let exchange: [&(dyn ToSql + Sync); 15] = [
-            &x.issuer,
-            &x.token_id,
-            &keep_until,
-            &policy_id,
-            &pin_names,
-            &pin_values,
-            &key.hash,
-            &key.username,
-            &key.owner,
-            &scopes,
-            &key_policy_id,
-            &key.provider,
-            &key.evaluator_digest,
-            &created_at,
-            &expires_at,
-        ];
-        let params: Vec<&(dyn ToSql + Sync)> = exchange
-            .into_iter()
-            .chain(audit_params!(&audit, dyn ToSql + Sync))
-            .collect();
-        let mut conn = self.conn()?;
-        // One call, one transaction: migrations/0003_commit_exchange.sql.
-        let statement = conn.prepared(COMMIT_EXCHANGE).map_err(map)?;
-        let outcome: String = conn
-            .query_one(&statement, &params)
-            .map_err(map)?
-            .try_get(0)
-            .map_err(map)?;
-        // The caller answers 200 only after this returned Ok: committed.
-        match outcome.as_str() {
-            "ok" => Ok(()),
-            "replay" => Err(StoreError::Replay),
-            "not-found" => Err(StoreError::NotFound(format!("policy {}", x.policy_id))),
-            "pin-conflict" => Err(StoreError::PinConflict),
-            other => Err(StoreError::Database(format!(
-                "trustpub_commit_exchange answered '{other}'"
-            ))),
-        }
+        // Exchanges arriving while a group is written go in the next group:
+        // one call, one transaction, one WAL flush (commit.rs). The caller
+        // answers 200 only after this returned Ok: committed.
+        self.commits.commit(
+            x,
+            || self.conn(),
+            |conn, batch| commit::write_exchanges(conn, batch),
+        )
     }
 
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {

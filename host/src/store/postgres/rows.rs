@@ -29,10 +29,19 @@ pub(super) fn scopes_at(row: &Row, idx: usize) -> Result<Vec<Scope>, StoreError>
         .map_err(|e| StoreError::Database(format!("cannot decode scopes: {e}")))
 }
 
+/// A policy with its pins in one row: one statement, one round trip, where
+/// a second query for the pins made every exchange's lookup two.
 pub(super) const POLICY_COLUMNS: &str = "SELECT p.id, u.username, p.provider, p.owner, p.criteria, p.scopes, \
-     p.created_at, p.renewed_at, p.last_used_at FROM policies p JOIN users u ON u.id = p.user_id";
+     p.created_at, p.renewed_at, p.last_used_at, pins.names, pins.pin_values \
+     FROM policies p JOIN users u ON u.id = p.user_id \
+     LEFT JOIN LATERAL (SELECT array_agg(name ORDER BY name) AS names, \
+     array_agg(value ORDER BY name) AS pin_values \
+     FROM policy_pins WHERE policy_id = p.id) pins ON true";
 
 fn policy_row(row: &Row) -> Result<StoredPolicy, StoreError> {
+    // No pins: the aggregates of no rows are NULL.
+    let names: Option<Vec<String>> = row.try_get(9).map_err(map)?;
+    let values: Option<Vec<String>> = row.try_get(10).map_err(map)?;
     Ok(StoredPolicy {
         id: u64_at(row, 0)?,
         username: row.try_get(1).map_err(map)?,
@@ -40,43 +49,28 @@ fn policy_row(row: &Row) -> Result<StoredPolicy, StoreError> {
         owner: row.try_get(3).map_err(map)?,
         criteria: row.try_get(4).map_err(map)?,
         scopes: scopes_at(row, 5)?,
-        pins: Vec::new(),
+        pins: names
+            .unwrap_or_default()
+            .into_iter()
+            .zip(values.unwrap_or_default())
+            .collect(),
         created_at: u64_at(row, 6)?,
         renewed_at: u64_at(row, 7)?,
         last_used_at: opt_u64_at(row, 8)?,
     })
 }
 
-/// The pins of the policies `$1` (an array of ids), for [`query_policies`].
-pub(super) const PINS_OF_POLICIES: &str = "SELECT policy_id, name, value FROM policy_pins \
-     WHERE policy_id = ANY($1) ORDER BY policy_id, name";
-
-/// Runs a policy query and fills in each policy's pins with `pins_query`
-/// ([`PINS_OF_POLICIES`], as text or prepared).
-pub(super) fn query_policies<Q, P>(
+/// Runs a query selecting [`POLICY_COLUMNS`] (as text or prepared).
+pub(super) fn query_policies<Q>(
     client: &mut impl GenericClient,
     sql: &Q,
     params: &[&(dyn postgres::types::ToSql + Sync)],
-    pins_query: &P,
 ) -> Result<Vec<StoredPolicy>, StoreError>
 where
     Q: ToStatement + ?Sized,
-    P: ToStatement + ?Sized,
 {
     let rows = client.query(sql, params).map_err(map)?;
-    let mut policies = rows.iter().map(policy_row).collect::<Result<Vec<_>, _>>()?;
-    if policies.is_empty() {
-        return Ok(policies);
-    }
-    let ids: Vec<i64> = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
-    let pins = client.query(pins_query, &[&ids]).map_err(map)?;
-    for pin in &pins {
-        let id: i64 = pin.get(0);
-        if let Some(p) = policies.iter_mut().find(|p| i64::try_from(p.id) == Ok(id)) {
-            p.pins.push((pin.get(1), pin.get(2)));
-        }
-    }
-    Ok(policies)
+    rows.iter().map(policy_row).collect()
 }
 
 pub(super) const AUDIT_COLUMNS: &str = "SELECT at, provider, username, outcome, detail, policy_id, evaluator_digest, \

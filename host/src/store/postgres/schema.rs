@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_evaluators.sql"),
     include_str!("migrations/0003_commit_exchange.sql"),
+    include_str!("migrations/0004_commit_exchanges.sql"),
 ];
 
 /// Any constant both hosts agree on; it names the lock, nothing else.

@@ -13,7 +13,7 @@ use self::engines::TestDb;
 use super::*;
 use crate::store::{NewApiKey, Scope};
 
-fn new_policy(username: &str, provider: &str) -> NewPolicy {
+pub(super) fn new_policy(username: &str, provider: &str) -> NewPolicy {
     NewPolicy {
         username: username.to_string(),
         provider: provider.to_string(),
@@ -43,7 +43,7 @@ fn audit(username: &str, at: u64, outcome: AuditOutcome) -> AuditEvent {
     }
 }
 
-fn exchange(
+pub(super) fn exchange(
     policy_id: u64,
     token_id: &str,
     key_hash: &str,
