@@ -12,6 +12,10 @@
 //! defaults of 20,000 and 16; `TRUSTPUB_LOAD_SERVER` runs another
 //! `trustpub` binary).
 //!
+//! With `TRUSTPUB_LOAD_POSTGRES_URL` (a PostgreSQL server's URL, as the
+//! tests take it) every run gets a fresh PostgreSQL database there instead
+//! of a SQLite file, dropped after the run.
+//!
 //! To compare two builds in one run, set `TRUSTPUB_LOAD_ALTERNATIVE` to
 //! another `trustpub` binary and/or `TRUSTPUB_LOAD_ALTERNATIVE_EVALUATOR` to
 //! another component: the two run in turn, `TRUSTPUB_LOAD_ROUNDS` times
@@ -296,9 +300,19 @@ async fn drive(
     connections: usize,
 ) -> Measured {
     let dir = tempfile::tempdir().expect("tempdir");
+    let postgres = std::env::var("TRUSTPUB_LOAD_POSTGRES_URL").ok();
+    let database = match &postgres {
+        Some(admin) => {
+            let admin = admin.clone();
+            tokio::task::spawn_blocking(move || fresh_postgres_database(&admin))
+                .await
+                .expect("create the database")
+        }
+        None => format!("sqlite://{}", dir.path().join("load.db").display()),
+    };
     let config = format!(
         r#"listen = "127.0.0.1:0"
-database = "sqlite://{db}"
+database = "{database}"
 admin_token = "{ADMIN}"
 # One client address and one user send all the load.
 rate_limit_per_address_per_minute = 0
@@ -312,7 +326,6 @@ jwks_url = "{jwks}"
 [providers.config]
 audience = "{AUD}"
 "#,
-        db = dir.path().join("load.db").display(),
         evaluator = variant.evaluator,
         jwks = idp.jwks_url(),
     );
@@ -359,6 +372,11 @@ audience = "{AUD}"
         .map(|(a, b)| a - b);
     let _ = server.kill();
     let _ = server.wait();
+    if let Some(admin) = postgres {
+        tokio::task::spawn_blocking(move || drop_postgres_database(&admin, &database))
+            .await
+            .expect("drop the database");
+    }
     latencies.sort();
     let per_exchange = |seconds: f64| seconds * 1e6 / tokens.len() as f64;
     Measured {
@@ -368,6 +386,30 @@ audience = "{AUD}"
         rss_mib,
         server_cpu_us: cpu.map(per_exchange),
         generator_cpu_us: own_cpu.map(per_exchange),
+    }
+}
+
+/// A new, empty database on the server of `admin_url`; its URL.
+fn fresh_postgres_database(admin_url: &str) -> String {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "trustpub_load_{}_{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    );
+    postgres::Client::connect(admin_url, postgres::NoTls)
+        .expect("connect to TRUSTPUB_LOAD_POSTGRES_URL")
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let cut = base.rfind('/').expect("a database in the URL");
+    format!("{}/{name}", &base[..cut])
+}
+
+fn drop_postgres_database(admin_url: &str, url: &str) {
+    let name = url.rsplit('/').next().unwrap_or_default();
+    if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
+        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
 }
 
