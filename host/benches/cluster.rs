@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 mod common;
+#[path = "common/postgres.rs"]
+mod pg;
 
 use common::{AUD, OID, TID};
 use trustpub::config::{ProviderSettings, Settings};
@@ -29,7 +31,7 @@ fn main() {
         eprintln!("cluster bench: set TRUSTPUB_TEST_POSTGRES_URL to a PostgreSQL server");
         return;
     };
-    let databases: Vec<String> = (0..2).map(|i| create_database(&admin_url, i)).collect();
+    let databases: Vec<String> = (0..2).map(|_| pg::create_database(&admin_url)).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,29 +39,7 @@ fn main() {
     runtime.block_on(run(&databases));
     drop(runtime);
     for url in &databases {
-        drop_database(&admin_url, url);
-    }
-}
-
-fn database_name(i: usize) -> String {
-    format!("trustpub_bench_{}_{i}", std::process::id())
-}
-
-fn create_database(admin_url: &str, i: usize) -> String {
-    let name = database_name(i);
-    postgres::Client::connect(admin_url, postgres::NoTls)
-        .expect("connect")
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create database");
-    let base = admin_url.split('?').next().unwrap_or(admin_url);
-    let cut = base.rfind('/').expect("a database in the URL");
-    format!("{}/{name}", &base[..cut])
-}
-
-fn drop_database(admin_url: &str, url: &str) {
-    let name = url.rsplit('/').next().unwrap_or_default();
-    if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
-        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        pg::drop_database(&admin_url, url);
     }
 }
 

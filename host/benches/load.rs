@@ -36,6 +36,8 @@ use trustpub::idp::{TestIdp, TestIdpServer, entra_app_token_claims};
 use trustpub::jose::key_set::{KeyMaterial, KeySet};
 
 mod common;
+#[path = "common/postgres.rs"]
+mod pg;
 use common::{AUD, OID, TID};
 
 const ADMIN: &str = "load-admin-token-0123456789abcdef";
@@ -304,7 +306,7 @@ async fn drive(
     let database = match &postgres {
         Some(admin) => {
             let admin = admin.clone();
-            tokio::task::spawn_blocking(move || fresh_postgres_database(&admin))
+            tokio::task::spawn_blocking(move || pg::create_database(&admin))
                 .await
                 .expect("create the database")
         }
@@ -373,7 +375,7 @@ audience = "{AUD}"
     let _ = server.kill();
     let _ = server.wait();
     if let Some(admin) = postgres {
-        tokio::task::spawn_blocking(move || drop_postgres_database(&admin, &database))
+        tokio::task::spawn_blocking(move || pg::drop_database(&admin, &database))
             .await
             .expect("drop the database");
     }
@@ -386,30 +388,6 @@ audience = "{AUD}"
         rss_mib,
         server_cpu_us: cpu.map(per_exchange),
         generator_cpu_us: own_cpu.map(per_exchange),
-    }
-}
-
-/// A new, empty database on the server of `admin_url`; its URL.
-fn fresh_postgres_database(admin_url: &str) -> String {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "trustpub_load_{}_{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    );
-    postgres::Client::connect(admin_url, postgres::NoTls)
-        .expect("connect to TRUSTPUB_LOAD_POSTGRES_URL")
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create database");
-    let base = admin_url.split('?').next().unwrap_or(admin_url);
-    let cut = base.rfind('/').expect("a database in the URL");
-    format!("{}/{name}", &base[..cut])
-}
-
-fn drop_postgres_database(admin_url: &str, url: &str) {
-    let name = url.rsplit('/').next().unwrap_or_default();
-    if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
-        let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
 }
 
