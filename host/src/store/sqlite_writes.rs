@@ -139,8 +139,12 @@ fn write(tx: &Connection, x: &ExchangeCommit, c: &Checked<'_>) -> Result<(), Sto
             stmt.execute(params![c.policy_id, name, value])?;
         }
     }
-    tx.prepare_cached("UPDATE policies SET last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![c.policy_id, c.created_at])?;
+    // Unchanged within a second: the policy's page is then not written
+    // again for every exchange of a group.
+    tx.prepare_cached(
+        "UPDATE policies SET last_used_at = ?2 WHERE id = ?1 AND last_used_at IS NOT ?2",
+    )?
+    .execute(params![c.policy_id, c.created_at])?;
     let key = &x.key;
     tx.prepare_cached(
         "INSERT INTO api_keys (hash, username, owner, scopes, policy_id, provider, evaluator_digest, created_at, \
