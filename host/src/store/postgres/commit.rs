@@ -10,6 +10,7 @@
 
 use postgres::types::ToSql;
 
+use super::audit_columns::AuditColumns;
 use super::errors::map;
 use super::statements::CachedClient;
 use crate::store::audit_values::AuditValues;
@@ -108,17 +109,7 @@ struct Columns<'a> {
     key_digest: Vec<&'a str>,
     key_created_at: Vec<i64>,
     key_expires_at: Vec<i64>,
-    audit_at: Vec<i64>,
-    audit_provider: Vec<Option<&'a str>>,
-    audit_username: Vec<&'a str>,
-    audit_outcome: Vec<&'static str>,
-    audit_detail: Vec<Option<&'a str>>,
-    audit_policy_id: Vec<Option<i64>>,
-    audit_digest: Vec<Option<&'a str>>,
-    audit_subject: Vec<Option<&'a str>>,
-    audit_client_addr: Vec<Option<&'a str>>,
-    audit_check: Vec<Option<&'a str>>,
-    audit_near_misses: Vec<Option<String>>,
+    audit: AuditColumns<'a>,
 }
 
 impl<'a> Columns<'a> {
@@ -154,24 +145,13 @@ impl<'a> Columns<'a> {
         self.key_digest.push(&key.evaluator_digest);
         self.key_created_at.push(created_at);
         self.key_expires_at.push(expires_at);
-        let e = audit.event;
-        self.audit_at.push(audit.at);
-        self.audit_provider.push(e.provider.as_deref());
-        self.audit_username.push(&e.username);
-        self.audit_outcome.push(audit.outcome);
-        self.audit_detail.push(e.detail.as_deref());
-        self.audit_policy_id.push(audit.policy_id);
-        self.audit_digest.push(e.evaluator_digest.as_deref());
-        self.audit_subject.push(e.subject.as_deref());
-        self.audit_client_addr.push(e.client_addr.as_deref());
-        self.audit_check.push(e.check.as_deref());
-        self.audit_near_misses.push(audit.near_misses);
+        self.audit.push(audit);
         Ok(())
     }
 
     /// In the function's parameter order.
-    fn params(&self) -> [&(dyn ToSql + Sync); 27] {
-        [
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let exchange: [&(dyn ToSql + Sync); 16] = [
             &self.issuer,
             &self.token_id,
             &self.keep_until,
@@ -188,17 +168,7 @@ impl<'a> Columns<'a> {
             &self.key_digest,
             &self.key_created_at,
             &self.key_expires_at,
-            &self.audit_at,
-            &self.audit_provider,
-            &self.audit_username,
-            &self.audit_outcome,
-            &self.audit_detail,
-            &self.audit_policy_id,
-            &self.audit_digest,
-            &self.audit_subject,
-            &self.audit_client_addr,
-            &self.audit_check,
-            &self.audit_near_misses,
-        ]
+        ];
+        exchange.into_iter().chain(self.audit.params()).collect()
     }
 }

@@ -16,6 +16,7 @@
 //! policy mints nothing. A commit returns only after PostgreSQL made it
 //! durable.
 
+mod audit_columns;
 mod commit;
 mod errors;
 mod evaluators;
@@ -34,6 +35,7 @@ use self::rows::{
     AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, insert_audit, opt_u64_at, query_policies, scopes_at,
     u64_at,
 };
+use super::audit_values::AuditValues;
 use super::group_commit::CommitQueue;
 use super::rows::{scopes_json, to_i64};
 use super::{
@@ -69,6 +71,7 @@ impl Default for PostgresOptions {
     }
 }
 
+use self::audit_columns::{AuditColumns, INSERT_AUDIT_COLUMNS};
 use self::statements::Manager;
 
 pub struct PostgresStore {
@@ -562,12 +565,15 @@ impl Store for PostgresStore {
     }
 
     fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(map)?;
+        // One statement for the batch: a flood of refused tokens is one
+        // round trip per batch, not one per event.
+        let mut columns = AuditColumns::default();
         for event in events {
-            insert_audit(&mut tx, event)?;
+            columns.push(AuditValues::of(event)?);
         }
-        tx.commit().map_err(map)?;
+        let mut conn = self.conn()?;
+        let statement = conn.prepared(INSERT_AUDIT_COLUMNS).map_err(map)?;
+        conn.execute(&statement, &columns.params()).map_err(map)?;
         Ok(())
     }
 

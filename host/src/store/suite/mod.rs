@@ -685,18 +685,33 @@ fn everything_survives_reopen(db: &TestDb) {
 }
 
 fn a_batch_of_audit_events_is_recorded_whole(db: &TestDb) {
-    let (store, _id) = store_with_policy(db);
-    let batch: Vec<AuditEvent> = (1..=3)
-        .map(|at| audit("alice", at, AuditOutcome::BadToken))
-        .collect();
+    let (store, id) = store_with_policy(db);
+    let batch = vec![
+        AuditEvent {
+            provider: None,
+            client_addr: None,
+            ..audit("alice", 1, AuditOutcome::BadToken)
+        },
+        AuditEvent {
+            detail: Some("the token's \"aud\" is 'x' — not ours".to_string()),
+            check: Some("audience".to_string()),
+            ..audit("alice", 2, AuditOutcome::BadToken)
+        },
+        AuditEvent {
+            policy_id: Some(id),
+            evaluator_digest: Some("sha256:abc".to_string()),
+            subject: Some("sub-1".to_string()),
+            near_misses: vec![AuditNearMiss {
+                policy_id: id,
+                reason: "tid differs".to_string(),
+            }],
+            ..audit("alice", 3, AuditOutcome::Unauthorized)
+        },
+    ];
     store.record_audit_batch(&batch).unwrap();
-    let at: Vec<u64> = store
-        .list_audit(Some("alice"), 10)
-        .unwrap()
-        .iter()
-        .map(|e| e.at)
-        .collect();
-    assert_eq!(at, vec![3, 2, 1]);
+    let mut stored = store.list_audit(Some("alice"), 10).unwrap();
+    stored.reverse();
+    assert_eq!(stored, batch, "every field of every event, in order");
 }
 
 fn candidates_are_found_by_provider_and_index_key_across_users(db: &TestDb) {
