@@ -320,6 +320,9 @@ admin_token = "{ADMIN}"
 rate_limit_per_address_per_minute = 0
 rate_limit_per_username_per_minute = 0
 max_concurrent_exchanges = 4096
+# In the run's directory, on PostgreSQL too (whose default is the working
+# directory's `trustpub-compiled/`).
+compiled_cache_dir = "{compiled}"
 
 [[providers]]
 name = "entra-id"
@@ -328,6 +331,7 @@ jwks_url = "{jwks}"
 [providers.config]
 audience = "{AUD}"
 "#,
+        compiled = dir.path().join("compiled").display(),
         evaluator = variant.evaluator,
         jwks = idp.jwks_url(),
     );
