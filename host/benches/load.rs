@@ -12,6 +12,10 @@
 //! defaults of 20,000 and 16; `TRUSTPUB_LOAD_SERVER` runs another
 //! `trustpub` binary).
 //!
+//! With `TRUSTPUB_LOAD_REFUSED=1` every token is for another audience, so
+//! every answer is a 401 (anything else counts as an error): the path a
+//! flood of bad tokens takes, each attempt audited.
+//!
 //! With `TRUSTPUB_LOAD_POSTGRES_URL` (a PostgreSQL server's URL, as the
 //! tests take it) every run gets a fresh PostgreSQL database there instead
 //! of a SQLite file, dropped after the run.
@@ -58,7 +62,7 @@ fn main() {
 }
 
 /// Tokens minted on every core: RSA signing is the slow part of the setup.
-fn mint(idp: &TestIdpServer, count: usize, now: u64) -> Vec<String> {
+fn mint(idp: &TestIdpServer, count: usize, now: u64, audience: &str) -> Vec<String> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|s| {
         let parts: Vec<_> = (0..threads)
@@ -70,7 +74,7 @@ fn mint(idp: &TestIdpServer, count: usize, now: u64) -> Vec<String> {
                             let claims = entra_app_token_claims(
                                 TID,
                                 OID,
-                                AUD,
+                                audience,
                                 now,
                                 &format!("load-{now}-{i}"),
                             );
@@ -261,7 +265,14 @@ async fn run() {
     let started = Instant::now();
     // Every server starts with an empty database, so each can take the
     // same tokens once.
-    let tokens = mint(&idp, exchanges, now);
+    // Refused tokens: the evaluator's audience check fails them all.
+    let refused = std::env::var_os("TRUSTPUB_LOAD_REFUSED").is_some();
+    let (audience, expected) = if refused {
+        ("api://another-audience", 401)
+    } else {
+        (AUD, 200)
+    };
+    let tokens = mint(&idp, exchanges, now, audience);
     eprintln!(
         "{exchanges} tokens minted in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -271,7 +282,7 @@ async fn run() {
     let mut runs = Vec::new();
     for round in 1..=rounds {
         for variant in &variants {
-            let measured = drive(variant, &idp, &tokens, connections).await;
+            let measured = drive(variant, &idp, &tokens, connections, expected).await;
             eprintln!(
                 "{} {round}: {:.0} exchanges/s",
                 variant.label, measured.exchanges_per_second
@@ -284,7 +295,14 @@ async fn run() {
             runs.push((column, measured));
         }
     }
-    println!("{exchanges} exchanges over {connections} connections per run\n");
+    println!(
+        "{exchanges} exchanges over {connections} connections per run{}\n",
+        if refused {
+            ", every token refused (401 expected)"
+        } else {
+            ""
+        }
+    );
     print_runs(&runs);
     if variants.len() > 1 {
         print_ratios(&runs);
@@ -300,6 +318,7 @@ async fn drive(
     idp: &TestIdpServer,
     tokens: &[String],
     connections: usize,
+    expected: u16,
 ) -> Measured {
     let dir = tempfile::tempdir().expect("tempdir");
     let postgres = std::env::var("TRUSTPUB_LOAD_POSTGRES_URL").ok();
@@ -369,7 +388,7 @@ audience = "{AUD}"
     let cpu_before = cpu_seconds(server.id());
     let own_cpu_before = cpu_seconds(std::process::id());
     let start = Instant::now();
-    let (mut latencies, errors) = send_all(&address, &requests, connections);
+    let (mut latencies, errors) = send_all(&address, &requests, connections, expected);
     let elapsed = start.elapsed();
     let rss_mib = peak_rss_mib(server.id());
     let cpu = cpu_seconds(server.id()).zip(cpu_before).map(|(a, b)| a - b);
@@ -397,11 +416,12 @@ audience = "{AUD}"
 
 /// One thread per connection, each sending its next request when the last
 /// answer is in (a closed loop, as wrk does). Returns every latency and the
-/// number of answers other than 200.
+/// number of answers other than `expected`.
 fn send_all(
     address: &str,
     requests: &Arc<Vec<Vec<u8>>>,
     connections: usize,
+    expected: u16,
 ) -> (Vec<Duration>, usize) {
     let next = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = (0..connections)
@@ -418,7 +438,7 @@ fn send_all(
                     };
                     let sent = Instant::now();
                     let ok = match connection.round_trip(request) {
-                        Ok(status) => status == 200,
+                        Ok(status) => status == expected,
                         Err(_) => {
                             // The connection is unusable after a failed read.
                             connection = RawConnection::open(&address).expect("reconnect");
