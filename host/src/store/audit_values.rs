@@ -28,9 +28,10 @@ impl<'a> AuditValues<'a> {
     }
 }
 
-/// The values of an [`AuditValues`] as `[&$to_sql; 11]` in column order, for
-/// either engine's own `ToSql` trait: one list, so a new column cannot be
-/// bound by one engine and forgotten by the other.
+/// The values of an [`AuditValues`] as `[&$to_sql; 11]` in column order,
+/// for SQLite's `ToSql`. PostgreSQL binds the same values as one array per
+/// column (`postgres/audit_columns.rs`); the store suite reads every field
+/// back on both engines.
 macro_rules! audit_params {
     ($values:expr, $to_sql:ty) => {{
         let v = $values;

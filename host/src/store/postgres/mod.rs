@@ -32,8 +32,7 @@ use r2d2::{Pool, PooledConnection};
 
 pub(in crate::store) use self::errors::map;
 use self::rows::{
-    AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, insert_audit, opt_u64_at, query_policies, scopes_at,
-    u64_at,
+    AUDIT_COLUMNS, POLICY_COLUMNS, audit_row, opt_u64_at, query_policies, scopes_at, u64_at,
 };
 use super::audit_values::AuditValues;
 use super::group_commit::CommitQueue;
@@ -560,8 +559,7 @@ impl Store for PostgresStore {
     }
 
     fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        insert_audit(&mut **conn, event)
+        self.record_audit_batch(std::slice::from_ref(event))
     }
 
     fn record_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

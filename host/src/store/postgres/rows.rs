@@ -1,11 +1,9 @@
 //! How store values map to PostgreSQL rows: BIGINT times and ids, JSON
 //! scopes and near misses, policies with their pins.
 
-use postgres::types::ToSql;
 use postgres::{GenericClient, Row, ToStatement};
 
 use super::errors::map;
-pub(super) use crate::store::audit_values::{AuditValues, audit_params};
 use crate::store::{AuditEvent, AuditNearMiss, AuditOutcome, Scope, StoreError, StoredPolicy};
 
 pub(super) fn u64_at(row: &Row, idx: usize) -> Result<u64, StoreError> {
@@ -98,19 +96,4 @@ pub(super) fn audit_row(row: &Row) -> Result<AuditEvent, StoreError> {
                 .map_err(|e| StoreError::Database(format!("cannot decode near misses: {e}")))?,
         },
     })
-}
-
-pub(super) fn insert_audit(
-    client: &mut impl GenericClient,
-    e: &AuditEvent,
-) -> Result<(), StoreError> {
-    let values = AuditValues::of(e)?;
-    client
-        .execute(
-            "INSERT INTO audit_events (at, provider, username, outcome, detail, policy_id, evaluator_digest, \
-             subject, client_addr, check_name, near_misses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &audit_params!(&values, dyn ToSql + Sync),
-        )
-        .map_err(map)?;
-    Ok(())
 }
