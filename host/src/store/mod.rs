@@ -16,6 +16,7 @@ mod policy_index;
 pub mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_checkpoints;
 mod sqlite_writes;
 #[cfg(test)]
 mod suite;

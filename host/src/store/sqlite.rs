@@ -19,6 +19,7 @@ use super::policy_index;
 use super::rows::{
     POLICY_COLUMNS, get_opt_u64, get_scopes, get_u64, query_policies, scopes_json, to_i64,
 };
+use super::sqlite_checkpoints::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use super::sqlite_writes::{insert_audit, write_exchanges};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit,
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     /// an in-memory database, which a second connection would not share.
     reader: Option<Mutex<Connection>>,
     commits: CommitQueue<ExchangeCommit>,
+    /// Copies the log into the database beside the writer; `None` in memory.
+    checkpoints: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -85,6 +88,7 @@ impl SqliteStore {
             )));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         stable_plans(&conn)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
@@ -98,10 +102,15 @@ impl SqliteStore {
             stable_plans(&reader)?;
             Some(Mutex::new(reader))
         };
+        let checkpoints = match reader {
+            Some(_) => Some(Checkpointer::start(path, flags)?),
+            None => None,
+        };
         Ok(Self {
             conn: Mutex::new(conn),
             reader,
             commits: CommitQueue::default(),
+            checkpoints,
         })
     }
 
@@ -109,6 +118,12 @@ impl SqliteStore {
         self.conn
             .lock()
             .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
+    }
+
+    fn nudge_checkpoints(&self) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.nudge();
+        }
     }
 
     /// The read-only connection (the main one for an in-memory database).
@@ -388,14 +403,17 @@ impl Store for SqliteStore {
     }
 
     /// Concurrent commits share one transaction and one sync to disk
-    /// (`group_commit.rs`); each exchange is a savepoint of it, so a replay
-    /// or pin conflict undoes only its own writes.
+    /// (`group_commit.rs`); each exchange is checked before anything of it
+    /// is written, so a replay or pin conflict leaves nothing of its own
+    /// (`sqlite_writes.rs`).
     fn commit_exchange(&self, x: ExchangeCommit) -> Result<(), StoreError> {
-        self.commits.commit(
+        let committed = self.commits.commit(
             x,
             || self.conn(),
             |conn, batch| write_exchanges(conn, batch),
-        )
+        );
+        self.nudge_checkpoints();
+        committed
     }
 
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {
@@ -458,6 +476,7 @@ impl Store for SqliteStore {
             insert_audit(&tx, event)?;
         }
         tx.commit()?;
+        self.nudge_checkpoints();
         Ok(())
     }
 

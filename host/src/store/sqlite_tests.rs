@@ -106,3 +106,50 @@ fn the_lookup_by_one_key_builds_no_temporary_b_tree() {
         );
     }
 }
+
+/// The log is copied into the database by the checkpoint thread, not by
+/// the writer: after a hundred exchanges — some thousand pages of log, below
+/// the writer's own threshold — every page is copied without anyone else
+/// checkpointing. Read from the log's shared index (SQLite's documented
+/// layout: `mxFrame` at byte 16, `nBackfill` at byte 96).
+#[test]
+fn the_log_is_copied_into_the_database_beside_the_writer() {
+    use crate::store::suite::{exchange, new_policy};
+    let (dir, _path, store) = temp_store();
+    store.create_user("alice", 1_000).unwrap();
+    let policy = store
+        .create_policy(&new_policy("alice", "entra-id"), 1_000)
+        .unwrap();
+    for i in 0..100 {
+        store
+            .commit_exchange(exchange(
+                policy.id,
+                &format!("jti-{i}"),
+                &format!("hash-{i}"),
+                &[],
+            ))
+            .unwrap();
+    }
+    let index = || {
+        let shm = std::fs::read(dir.path().join("trustpub.db-shm")).unwrap();
+        let at = |offset: usize| u32::from_ne_bytes(shm[offset..offset + 4].try_into().unwrap());
+        (at(16), at(96))
+    };
+    let (logged, _) = index();
+    assert!(
+        logged > 500 && logged < WRITER_CHECKPOINT_PAGES,
+        "{logged} pages logged: the writer would not checkpoint yet"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (logged, copied) = index();
+        if copied == logged {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{copied} of {logged} pages copied after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
