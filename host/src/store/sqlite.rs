@@ -1,7 +1,9 @@
 //! The embedded engine: one SQLite file in WAL mode.
 //!
-//! One connection behind a mutex: SQLite serializes writers anyway, and every
-//! call here is short. Writes that must be atomic run in `BEGIN IMMEDIATE`
+//! One writing connection behind a mutex: SQLite serializes writers anyway,
+//! and every call here is short. Beside it, a read-only connection for the
+//! exchanges' candidate lookups, and one on a thread of its own that copies
+//! the log into the database (`sqlite_checkpoints.rs`). Writes that must be atomic run in `BEGIN IMMEDIATE`
 //! transactions, so another process sharing the file waits (busy timeout)
 //! instead of failing half-way. `synchronous = FULL` makes a commit durable
 //! before the call returns.
