@@ -3,8 +3,8 @@
 //! One writing connection behind a mutex: SQLite serializes writers anyway,
 //! and every call here is short. Beside it, a read-only connection for the
 //! exchanges' candidate lookups, and one on a thread of its own that copies
-//! the log into the database (`sqlite_checkpoints.rs`). Writes that must be atomic run in `BEGIN IMMEDIATE`
-//! transactions, so another process sharing the file waits (busy timeout)
+//! the log into the database (`sqlite_checkpoints.rs`). Writes that must be
+//! atomic run in `BEGIN IMMEDIATE` transactions, so another process sharing the file waits (busy timeout)
 //! instead of failing half-way. `synchronous = FULL` makes a commit durable
 //! before the call returns.
 
@@ -116,16 +116,15 @@ impl SqliteStore {
         })
     }
 
+    /// The writing connection. Every write goes through here, so this is
+    /// where the checkpoint thread learns that the log may have grown.
     pub(super) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn
-            .lock()
-            .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
-    }
-
-    fn nudge_checkpoints(&self) {
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.nudge();
         }
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))
     }
 
     /// The read-only connection (the main one for an in-memory database).
@@ -409,13 +408,11 @@ impl Store for SqliteStore {
     /// is written, so a replay or pin conflict leaves nothing of its own
     /// (`sqlite_writes.rs`).
     fn commit_exchange(&self, x: ExchangeCommit) -> Result<(), StoreError> {
-        let committed = self.commits.commit(
+        self.commits.commit(
             x,
             || self.conn(),
             |conn, batch| write_exchanges(conn, batch),
-        );
-        self.nudge_checkpoints();
-        committed
+        )
     }
 
     fn token_id_used(&self, issuer: &str, token_id: &str) -> Result<bool, StoreError> {
@@ -478,7 +475,6 @@ impl Store for SqliteStore {
             insert_audit(&tx, event)?;
         }
         tx.commit()?;
-        self.nudge_checkpoints();
         Ok(())
     }
 

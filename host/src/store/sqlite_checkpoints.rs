@@ -5,7 +5,9 @@
 //! Under load that stall was the exchanges' p99 (docs/BENCHMARKS.md).
 //!
 //! Here a thread with a connection of its own runs a passive checkpoint
-//! shortly after commits, concurrently with the writer: a passive
+//! [`PAUSE`] after the writing connection is taken (for any write: the
+//! exchanges' groups, audit batches, purges, the operator's changes) —
+//! late enough to cover that write — concurrently with the writer: a passive
 //! checkpoint takes no lock a writer or reader waits for. Once it has copied
 //! everything, the writer starts the log from its beginning again at its
 //! next transaction. The writer keeps an automatic checkpoint of its own at
@@ -30,7 +32,8 @@ use super::StoreError;
 /// 40 MiB) gave a p99 0.88-0.94x that of 4,000 under load.
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
-/// Between two checkpoints: commits during it share the next one. 100 ms
+/// From a nudge to its checkpoint, so the write that nudged is in the log
+/// and those during the pause share the checkpoint. 100 ms
 /// measured worse (p99 13.5-15.8 ms against 13.2-13.7 ms): the writer's
 /// share grows. 5 ms: p99 0.84-0.93x, but 0.94x the exchanges per second
 /// in two rounds of three, pages copied more often.
@@ -51,8 +54,9 @@ impl Checkpointer {
             .name("trustpub-checkpoint".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
-                    checkpoint(&conn);
+                    // Writes nudging meanwhile share this checkpoint.
                     std::thread::sleep(PAUSE);
+                    checkpoint(&conn);
                 }
             })
             .map_err(|e| {
@@ -61,9 +65,9 @@ impl Checkpointer {
         Ok(Self { wake })
     }
 
-    /// After a commit: a checkpoint soon, unless one is already due.
+    /// Before a write: a checkpoint after it, unless one is already due.
     pub(super) fn nudge(&self) {
-        // Full: a wake-up is pending, which covers this commit too.
+        // Full: a wake-up is pending, which covers this write too.
         let _ = self.wake.try_send(());
     }
 }
