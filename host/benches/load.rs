@@ -23,8 +23,9 @@
 //! To compare two builds in one run, set `TRUSTPUB_LOAD_ALTERNATIVE` to
 //! another `trustpub` binary and/or `TRUSTPUB_LOAD_ALTERNATIVE_EVALUATOR` to
 //! another component: the two run in turn, `TRUSTPUB_LOAD_ROUNDS` times
-//! (default 3), each on a fresh database with the same tokens, and the
-//! report ends with alternative / main per round.
+//! (default 4; the alternative first in every other round), each on a fresh
+//! database with the same tokens, and the report ends with alternative /
+//! main per round and the median of those ratios.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -249,10 +250,12 @@ async fn run() {
     let connections = setting("TRUSTPUB_LOAD_CONNECTIONS", 16);
     let variants = variants();
     // Two builds alternate, round after round, so a busy minute of the
-    // machine's other tenants lands on both.
+    // machine's other tenants lands on both; every other round the
+    // alternative goes first (main, alt, alt, main, …), so a machine that
+    // slowly gets busier or quieter does not favour whichever runs first.
     let rounds = setting(
         "TRUSTPUB_LOAD_ROUNDS",
-        if variants.len() > 1 { 3 } else { 1 },
+        if variants.len() > 1 { 4 } else { 1 },
     );
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let idp = TestIdpServer::start(TestIdp::rs256("load").expect("key"), loopback)
@@ -281,7 +284,11 @@ async fn run() {
 
     let mut runs = Vec::new();
     for round in 1..=rounds {
-        for variant in &variants {
+        let mut order: Vec<&Variant> = variants.iter().collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for variant in order {
             let measured = drive(variant, &idp, &tokens, connections, expected).await;
             eprintln!(
                 "{} {round}: {:.0} exchanges/s",
@@ -507,16 +514,36 @@ fn print_ratios(runs: &[(String, Measured)]) {
         "\n| round | exchanges/s, alternative / main | server CPU per exchange, alternative / main |"
     );
     println!("|---|---|---|");
+    let (mut throughput, mut cpu_ratios) = (Vec::new(), Vec::new());
     for (round, pair) in runs.chunks_exact(2).enumerate() {
-        let (main, alternative) = (&pair[0].1, &pair[1].1);
+        // Each round ran both, in either order.
+        let (main, alternative) = if pair[0].0.starts_with("main") {
+            (&pair[0].1, &pair[1].1)
+        } else {
+            (&pair[1].1, &pair[0].1)
+        };
+        let ratio = alternative.exchanges_per_second / main.exchanges_per_second;
+        throughput.push(ratio);
         let cpu = alternative
             .server_cpu_us
             .zip(main.server_cpu_us)
-            .map_or("unknown".into(), |(a, b)| format!("{:.2}x", a / b));
-        println!(
-            "| {} | {:.2}x | {cpu} |",
-            round + 1,
-            alternative.exchanges_per_second / main.exchanges_per_second
-        );
+            .map(|(a, b)| a / b);
+        cpu_ratios.extend(cpu);
+        let cpu = cpu.map_or("unknown".into(), |r| format!("{r:.2}x"));
+        println!("| {} | {ratio:.2}x | {cpu} |", round + 1);
+    }
+    let cpu = median(&mut cpu_ratios).map_or("unknown".into(), |r| format!("{r:.2}x"));
+    let throughput = median(&mut throughput).map_or("unknown".into(), |r| format!("{r:.2}x"));
+    println!("| median | {throughput} | {cpu} |");
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
