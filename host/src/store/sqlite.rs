@@ -4,8 +4,8 @@
 //! and every call here is short. Beside it, a read-only connection for the
 //! exchanges' candidate lookups, and one on a thread of its own that copies
 //! the log into the database (`sqlite_checkpoints.rs`). Writes that must be
-//! atomic run in `BEGIN IMMEDIATE` transactions, so another process sharing the file waits (busy timeout)
-//! instead of failing half-way. `synchronous = FULL` makes a commit durable
+//! atomic run in `BEGIN IMMEDIATE` transactions, so another process sharing
+//! the file waits (busy timeout) instead of failing half-way. `synchronous = FULL` makes a commit durable
 //! before the call returns.
 
 use std::path::Path;
@@ -21,7 +21,7 @@ use super::policy_index;
 use super::rows::{
     POLICY_COLUMNS, get_opt_u64, get_scopes, get_u64, query_policies, scopes_json, to_i64,
 };
-use super::sqlite_checkpoints::{Checkpointer, WRITER_CHECKPOINT_PAGES};
+use super::sqlite_checkpoints::{self, WRITER_CHECKPOINT_PAGES};
 use super::sqlite_writes::{insert_audit, write_exchanges};
 use super::{
     ApiKeyRecord, AuditCount, AuditEvent, AuditKind, AuditNearMiss, AuditOutcome, ExchangeCommit,
@@ -46,8 +46,6 @@ pub struct SqliteStore {
     /// an in-memory database, which a second connection would not share.
     reader: Option<Mutex<Connection>>,
     commits: CommitQueue<ExchangeCommit>,
-    /// Copies the log into the database beside the writer; `None` in memory.
-    checkpoints: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -104,24 +102,17 @@ impl SqliteStore {
             stable_plans(&reader)?;
             Some(Mutex::new(reader))
         };
-        let checkpoints = match reader {
-            Some(_) => Some(Checkpointer::start(path, flags)?),
-            None => None,
-        };
+        if reader.is_some() {
+            sqlite_checkpoints::start(path, flags, &mut conn)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             reader,
             commits: CommitQueue::default(),
-            checkpoints,
         })
     }
 
-    /// The writing connection. Every write goes through here, so this is
-    /// where the checkpoint thread learns that the log may have grown.
     pub(super) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        if let Some(checkpoints) = &self.checkpoints {
-            checkpoints.nudge();
-        }
         self.conn
             .lock()
             .map_err(|_| StoreError::Database("store connection lock poisoned".to_string()))

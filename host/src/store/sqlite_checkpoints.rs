@@ -5,9 +5,10 @@
 //! Under load that stall was the exchanges' p99 (docs/BENCHMARKS.md).
 //!
 //! Here a thread with a connection of its own runs a passive checkpoint
-//! [`PAUSE`] after the writing connection is taken (for any write: the
-//! exchanges' groups, audit batches, purges, the operator's changes) —
-//! late enough to cover that write — concurrently with the writer: a passive
+//! [`PAUSE`] after the writing connection commits a transaction (any write:
+//! the exchanges' groups, audit batches, purges, the operator's changes;
+//! SQLite's commit hook tells, so reads on that connection wake nothing) —
+//! late enough to cover that commit — concurrently with the writer: a passive
 //! checkpoint takes no lock a writer or reader waits for. Once it has copied
 //! everything, the writer starts the log from its beginning again at its
 //! next transaction. The writer keeps an automatic checkpoint of its own at
@@ -32,44 +33,42 @@ use super::StoreError;
 /// 40 MiB) gave a p99 0.88-0.94x that of 4,000 under load.
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
-/// From a nudge to its checkpoint, so the write that nudged is in the log
-/// and those during the pause share the checkpoint. 100 ms
+/// From a commit to its checkpoint, so that commit is in the log and those
+/// during the pause share the checkpoint. 100 ms
 /// measured worse (p99 13.5-15.8 ms against 13.2-13.7 ms): the writer's
 /// share grows. 5 ms: p99 0.84-0.93x, but 0.94x the exchanges per second
 /// in two rounds of three, pages copied more often.
 const PAUSE: Duration = Duration::from_millis(20);
 
-/// Wakes the checkpoint thread; the thread ends when this is dropped.
-pub(super) struct Checkpointer {
-    wake: mpsc::SyncSender<()>,
-}
-
-impl Checkpointer {
-    /// Starts the thread, with a connection of its own to `path`.
-    pub(super) fn start(path: &str, flags: OpenFlags) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| StoreError::Database(format!("cannot open '{path}': {e}")))?;
-        let (wake, woken) = mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
-            .name("trustpub-checkpoint".into())
-            .spawn(move || {
-                while woken.recv().is_ok() {
-                    // Writes nudging meanwhile share this checkpoint.
-                    std::thread::sleep(PAUSE);
-                    checkpoint(&conn);
-                }
-            })
-            .map_err(|e| {
-                StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
-            })?;
-        Ok(Self { wake })
-    }
-
-    /// Before a write: a checkpoint after it, unless one is already due.
-    pub(super) fn nudge(&self) {
-        // Full: a wake-up is pending, which covers this write too.
-        let _ = self.wake.try_send(());
-    }
+/// Starts the checkpoint thread, with a connection of its own to `path`,
+/// woken by every transaction `writer` commits. The thread ends when
+/// `writer` is closed (which drops its commit hook, the only waker).
+pub(super) fn start(
+    path: &str,
+    flags: OpenFlags,
+    writer: &mut Connection,
+) -> Result<(), StoreError> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Database(format!("cannot open '{path}': {e}")))?;
+    let (wake, woken) = mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("trustpub-checkpoint".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                // Commits meanwhile share this checkpoint.
+                std::thread::sleep(PAUSE);
+                checkpoint(&conn);
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+    // SQLite calls this only for transactions that wrote. A full channel
+    // means a wake-up is pending, which covers this commit too; `false`
+    // lets the commit go on.
+    writer.commit_hook(Some(move || {
+        let _ = wake.try_send(());
+        false
+    }))?;
+    Ok(())
 }
 
 fn checkpoint(conn: &Connection) {
