@@ -5,8 +5,8 @@
 //! exchanges' candidate lookups, and one on a thread of its own that copies
 //! the log into the database (`sqlite_checkpoints.rs`). Writes that must be
 //! atomic run in `BEGIN IMMEDIATE` transactions, so another process sharing
-//! the file waits (busy timeout) instead of failing half-way. `synchronous = FULL` makes a commit durable
-//! before the call returns.
+//! the file waits (busy timeout) instead of failing half-way.
+//! `synchronous = FULL` makes a commit durable before the call returns.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
